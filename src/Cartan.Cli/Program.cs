@@ -1,0 +1,1 @@
+return Cartan.Cli.Entry.Run(args);

@@ -1,0 +1,60 @@
+using System.IO.MemoryMappedFiles;
+
+namespace Cartan.Formats;
+
+/// <summary>A read-only memory mapping of a whole file. Slices are bounds-checked; the file is never written.</summary>
+public sealed unsafe class MappedFile : IDisposable
+{
+    private readonly MemoryMappedFile? _mmf;
+    private readonly MemoryMappedViewAccessor? _view;
+    private readonly byte* _ptr;
+    private bool _disposed;
+
+    private MappedFile(string path, long length, MemoryMappedFile? mmf, MemoryMappedViewAccessor? view, byte* ptr)
+    {
+        Path = path; Length = length; _mmf = mmf; _view = view; _ptr = ptr;
+    }
+
+    public string Path { get; }
+    public long Length { get; }
+
+    public static MappedFile Open(string path)
+    {
+        FileStream fs;
+        try { fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        { throw new CartanFormatException(path, $"cannot open: {e.Message}"); }
+        long len = fs.Length;
+        if (len == 0) { fs.Dispose(); return new MappedFile(path, 0, null, null, null); }
+        var mmf = MemoryMappedFile.CreateFromFile(fs, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+        var view = mmf.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        byte* p = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        p += view.PointerOffset;
+        return new MappedFile(path, len, mmf, view, p);
+    }
+
+    /// <summary>A span over [offset, offset+length). Throws <see cref="CartanFormatException"/> when out of range.</summary>
+    public ReadOnlySpan<byte> Span(long offset, long length)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (offset < 0 || length < 0 || offset > Length || length > Length - offset)
+            throw new CartanFormatException(Path, $"byte range [{offset}, {offset + length}) lies outside the file ({Length} bytes)");
+        if (length > int.MaxValue)
+            throw new CartanFormatException(Path, $"a single range of {length} bytes at offset {offset} exceeds 2 GiB");
+        if (length == 0) return ReadOnlySpan<byte>.Empty;
+        return new ReadOnlySpan<byte>(_ptr + offset, (int)length);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (_view is not null)
+        {
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
+        }
+        _mmf?.Dispose();
+    }
+}
