@@ -1,0 +1,147 @@
+using Cartan.Tensors;
+
+namespace Cartan.Graph;
+
+/// <summary>Which reshape of a weight is analysed (methods.md §0.2).</summary>
+public enum MatrixView
+{
+    /// <summary>Out-view: O × (I·kh·kw), the default for spectra (a plain 2-D weight is its own out-view).</summary>
+    Out,
+    /// <summary>In-view: (O·kh·kw) × I, the input-channel subspace of a conv (interfaces).</summary>
+    In,
+    /// <summary>Per-tap view: kh·kw matrices O × I (WeightWatcher style), stacked as taps.</summary>
+    Tap,
+}
+
+/// <summary>
+/// Turns stored tensors into canonical out×in matrices (methods.md §0.1–0.3): transposes [in,out] layouts,
+/// reshapes convolutions into out-, in- or per-tap views, and slices fused QKV blocks. Row-major float64 throughout.
+/// </summary>
+public static class Canonical
+{
+    /// <summary>Spatial kernel size (kh·kw, or k for conv1d) and channel counts of a weight given its layout; null for 2-D.</summary>
+    public static (long O, long I, long Taps)? ConvDims(long[] shape, TensorLayout layout)
+    {
+        if (shape.Length < 3) return null;
+        long taps = 1;
+        switch (layout)
+        {
+            case TensorLayout.HWIO:
+                for (int i = 0; i < shape.Length - 2; i++) taps *= shape[i];
+                return (shape[^1], shape[^2], taps);
+            case TensorLayout.IOHW:
+                for (int i = 2; i < shape.Length; i++) taps *= shape[i];
+                return (shape[1], shape[0], taps);
+            default:
+                for (int i = 2; i < shape.Length; i++) taps *= shape[i];
+                return (shape[0], shape[1], taps);
+        }
+    }
+
+    /// <summary>The (rows, cols) of the canonical matrix of a tensor in a view.</summary>
+    public static (long Rows, long Cols) MatrixShape(long[] shape, TensorLayout layout, MatrixView view)
+    {
+        if (shape.Length == 2)
+            return layout == TensorLayout.InOut ? (shape[1], shape[0]) : (shape[0], shape[1]);
+        var c = ConvDims(shape, layout) ?? throw new ArgumentException("tensor is not 2-D or a convolution");
+        return view switch
+        {
+            MatrixView.Out => (c.O, c.I * c.Taps),
+            MatrixView.In => (c.O * c.Taps, c.I),
+            _ => (c.O, c.I),
+        };
+    }
+
+    /// <summary>
+    /// Canonical row-major matrix of <paramref name="data"/> (the tensor's row-major contents).
+    /// For <see cref="MatrixView.Tap"/> the result stacks the kh·kw tap matrices (each O×I) one after another.
+    /// </summary>
+    public static double[] Matrix(double[] data, long[] shape, TensorLayout layout, MatrixView view)
+    {
+        if (shape.Length == 2)
+        {
+            int r = checked((int)shape[0]), c = checked((int)shape[1]);
+            return layout == TensorLayout.InOut ? Transpose(data, r, c) : data;
+        }
+        var dims = ConvDims(shape, layout) ?? throw new ArgumentException("tensor is not 2-D or a convolution");
+        int O = checked((int)dims.O), I = checked((int)dims.I), T = checked((int)dims.Taps);
+        // Bring to O×I×T (row-major) first.
+        double[] oit = layout switch
+        {
+            TensorLayout.HWIO => PermuteTIOtoOIT(data, T, I, O),
+            TensorLayout.IOHW => SwapFirstTwo(data, I, O, T),
+            _ => data,
+        };
+        switch (view)
+        {
+            case MatrixView.Out:
+                return oit; // O × (I·T)
+            case MatrixView.In:
+            {
+                // (O·T) × I: row (o, t), column i.
+                var m = new double[oit.Length];
+                for (int o = 0; o < O; o++)
+                    for (int i = 0; i < I; i++)
+                        for (int t = 0; t < T; t++)
+                            m[((long)o * T + t) * I + i] = oit[((long)o * I + i) * T + t];
+                return m;
+            }
+            default:
+            {
+                // T stacked O×I matrices.
+                var m = new double[oit.Length];
+                for (int t = 0; t < T; t++)
+                    for (int o = 0; o < O; o++)
+                        for (int i = 0; i < I; i++)
+                            m[((long)t * O + o) * I + i] = oit[((long)o * I + i) * T + t];
+                return m;
+            }
+        }
+    }
+
+    /// <summary>Rows [start, start+count) of a row-major rows×cols matrix.</summary>
+    public static double[] RowBlock(double[] m, int cols, int start, int count) =>
+        m.AsSpan(start * cols, count * cols).ToArray();
+
+    /// <summary>Columns [start, start+count) of a row-major rows×cols matrix.</summary>
+    public static double[] ColumnBlock(double[] m, int rows, int cols, int start, int count)
+    {
+        var r = new double[rows * count];
+        for (int i = 0; i < rows; i++) m.AsSpan(i * cols + start, count).CopyTo(r.AsSpan(i * count, count));
+        return r;
+    }
+
+    public static double[] Transpose(double[] a, int rows, int cols)
+    {
+        var t = new double[a.Length];
+        const int B = 32;
+        for (int i0 = 0; i0 < rows; i0 += B)
+            for (int j0 = 0; j0 < cols; j0 += B)
+            {
+                int i1 = Math.Min(rows, i0 + B), j1 = Math.Min(cols, j0 + B);
+                for (int i = i0; i < i1; i++)
+                    for (int j = j0; j < j1; j++)
+                        t[(long)j * rows + i] = a[(long)i * cols + j];
+            }
+        return t;
+    }
+
+    private static double[] PermuteTIOtoOIT(double[] d, int T, int I, int O)
+    {
+        var r = new double[d.Length];
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < I; i++)
+                for (int o = 0; o < O; o++)
+                    r[((long)o * I + i) * T + t] = d[((long)t * I + i) * O + o];
+        return r;
+    }
+
+    private static double[] SwapFirstTwo(double[] d, int A, int B, int T)
+    {
+        var r = new double[d.Length];
+        for (int a = 0; a < A; a++)
+            for (int b = 0; b < B; b++)
+                Array.Copy(d, ((long)a * B + b) * T, r, ((long)b * A + a) * T, T);
+        return r;
+    }
+}
