@@ -1,1 +1,1 @@
-return Cartan.Cli.Entry.Run(args);
+return Cartan.Cli.Cli.Run(args, Console.Out, Console.Error);

@@ -10,10 +10,19 @@ public sealed unsafe class MappedFile : IDisposable
     private readonly byte* _ptr;
     private bool _disposed;
 
-    private MappedFile(string path, long length, MemoryMappedFile? mmf, MemoryMappedViewAccessor? view, byte* ptr)
+    private readonly IDisposable? _keepAlive;
+
+    private MappedFile(string path, long length, MemoryMappedFile? mmf, MemoryMappedViewAccessor? view, byte* ptr, IDisposable? keepAlive = null)
     {
-        Path = path; Length = length; _mmf = mmf; _view = view; _ptr = ptr;
+        Path = path; Length = length; _mmf = mmf; _view = view; _ptr = ptr; _keepAlive = keepAlive;
     }
+
+    /// <summary>
+    /// Wraps memory that is already mapped (e.g. a manifest resource of a loaded assembly, exposed as an
+    /// <see cref="UnmanagedMemoryStream"/>). <paramref name="keepAlive"/> is disposed with this object.
+    /// </summary>
+    public static MappedFile FromMemory(string name, byte* pointer, long length, IDisposable? keepAlive = null) =>
+        new(name, length, null, null, pointer, keepAlive);
 
     public string Path { get; }
     public long Length { get; }
@@ -56,5 +65,6 @@ public sealed unsafe class MappedFile : IDisposable
             _view.Dispose();
         }
         _mmf?.Dispose();
+        _keepAlive?.Dispose();
     }
 }

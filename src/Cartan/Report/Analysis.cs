@@ -1,0 +1,65 @@
+namespace Cartan.Report;
+
+/// <summary>Which tool and numerical backend produced an analysis.</summary>
+public sealed record ToolInfo(string Name, string Version, string Lapack);
+
+/// <summary>What was analysed.</summary>
+public sealed record ModelInfo(string Source, string Format, string Architecture, int TensorCount);
+
+/// <summary>
+/// One analysed matrix (output contract <c>layers[]</c>). Numbers that could not be computed are null,
+/// and <see cref="Status"/>/<see cref="Reason"/> say why.
+/// </summary>
+public sealed record LayerRecord
+{
+    public required string Name { get; init; }
+    public required string Role { get; init; }
+    public required long[] Shape { get; init; }
+    public required string DType { get; init; }
+    public required int[] Matrix { get; init; }
+    public required string View { get; init; }
+    /// <summary><c>ok</c>, <c>unreliable</c> (rank &lt; 8), <c>skipped</c> or <c>failed</c>.</summary>
+    public required string Status { get; init; }
+    public string? Reason { get; init; }
+    public int? Block { get; init; }
+    public int? Rank { get; init; }
+    public double? Frobenius { get; init; }
+    /// <summary>Largest singular values, descending (at least 10, or all if fewer).</summary>
+    public double[]? Sigma { get; init; }
+    /// <summary>‖W‖_F² / σ₁².</summary>
+    public double? StableRank { get; init; }
+    /// <summary>Per-layer GSA I profile and peer metrics, as name → value (filled by the spectra stage).</summary>
+    public IReadOnlyDictionary<string, object?> Extra { get; init; } = new Dictionary<string, object?>();
+}
+
+/// <summary>One adjacent pair (output contract <c>interfaces[]</c>).</summary>
+public sealed record InterfaceRecord
+{
+    public required string From { get; init; }
+    public required string To { get; init; }
+    public required int Dim { get; init; }
+    public required string Kind { get; init; }
+    public required string InferredBy { get; init; }
+    public string Status { get; init; } = "ok";
+    public string? Reason { get; init; }
+    public IReadOnlyDictionary<string, object?> Extra { get; init; } = new Dictionary<string, object?>();
+}
+
+/// <summary>A tensor that was not analysed, with the reason.</summary>
+public sealed record SkippedRecord(string Name, long[] Shape, string DType, string Role, string Reason);
+
+/// <summary>The whole analysis: schema <c>cartan.analysis/1</c>.</summary>
+public sealed record AnalysisResult
+{
+    public const string SchemaName = "cartan.analysis/1";
+    public string Schema { get; init; } = SchemaName;
+    public required ToolInfo Tool { get; init; }
+    public required ModelInfo Model { get; init; }
+    /// <summary>Every threshold used, with its value (ordered).</summary>
+    public required IReadOnlyList<KeyValuePair<string, object?>> Settings { get; init; }
+    public required IReadOnlyList<LayerRecord> Layers { get; init; }
+    public required IReadOnlyList<InterfaceRecord> Interfaces { get; init; }
+    public IReadOnlyList<IReadOnlyDictionary<string, object?>> Heads { get; init; } = [];
+    public IReadOnlyList<IReadOnlyDictionary<string, object?>> Chains { get; init; } = [];
+    public required IReadOnlyList<SkippedRecord> Skipped { get; init; }
+}
