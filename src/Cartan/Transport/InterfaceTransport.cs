@@ -1,0 +1,116 @@
+using Cartan.Linalg;
+
+namespace Cartan.Transport;
+
+/// <summary>Settings of the interface transport (methods.md §2(b)). [R]: our operational definitions.</summary>
+public sealed record TransportOptions
+{
+    /// <summary>Dominant windows are the spectral-energy quantiles k = r_q (GSA I effective rank).</summary>
+    public double Q { get; init; } = 0.9;
+}
+
+/// <summary>
+/// Interface transport of W_ℓ (m×n) → W_{ℓ+1} (p×m) (methods.md §2(b)):
+/// K = diag(s̃')·V'ᵀU·diag(s̃), its dominant-window truncation K^(k) (top-left k'×k block), the error ‖K − K^(k)‖_F,
+/// the analytic bound √T'_{k'}·s̃_1 + s̃'_1·√T_k, the fitted-tail certificate and the model-only prediction,
+/// principal cosines of T^(k) = V'_{k'}ᵀU_k and the alignment ‖T^(k)‖_F²/min(k,k') with its random baseline max(k,k')/m.
+/// </summary>
+public sealed record TransportResult(
+    int KFrom, int KTo, double TailFrom, double TailTo,
+    double Error, double Bound, double? CertifiedBound, double? PredictedBound,
+    double[] Cosines, double Alignment, double Baseline, bool BoundHolds);
+
+public static class InterfaceTransport
+{
+    /// <summary>r_q = min{k : Σ_{i≤k} p_i ≥ q}, p_i = σ_i²/Σσ² (methods.md §1(b)).</summary>
+    public static int EffectiveRank(double[] sigma, double q)
+    {
+        double total = 0;
+        foreach (var s in sigma) total += s * s;
+        if (total <= 0) return 0;
+        double acc = 0;
+        for (int i = 0; i < sigma.Length; i++)
+        {
+            acc += sigma[i] * sigma[i] / total;
+            if (acc >= q - 1e-15) return i + 1;
+        }
+        return sigma.Length;
+    }
+
+    /// <summary>Empirical tail T_k = Σ_{i&gt;k} s̃_i² of the normalised spectrum.</summary>
+    public static double Tail(double[] sigma, int k)
+    {
+        double total = 0, head = 0;
+        for (int i = 0; i < sigma.Length; i++) { double e = sigma[i] * sigma[i]; total += e; if (i < k) head += e; }
+        if (total <= 0) return 0;
+        // Sum the tail directly for accuracy when it is small.
+        double tail = 0;
+        for (int i = sigma.Length - 1; i >= k; i--) tail += sigma[i] * sigma[i];
+        return tail / total;
+    }
+
+    /// <param name="wl">W_ℓ, m×n row-major</param>
+    /// <param name="sigmaL">all singular values of W_ℓ, descending</param>
+    /// <param name="wn">W_{ℓ+1}, p×m row-major</param>
+    /// <param name="sigmaN">all singular values of W_{ℓ+1}, descending</param>
+    /// <param name="modelTailL">k ↦ T_k(α̂) of the fitted Gibbs–Cartan tail of W_ℓ (null: no certificate)</param>
+    public static TransportResult Compute(double[] wl, int m, int n, double[] sigmaL, double[] wn, int p, double[] sigmaN,
+        TransportOptions? options = null, Func<int, double>? modelTailL = null, Func<int, double>? modelTailN = null,
+        SvdResult? svdL = null, SvdResult? svdN = null)
+    {
+        var o = options ?? new();
+        int k = Math.Max(1, EffectiveRank(sigmaL, o.Q));
+        int k2 = Math.Max(1, EffectiveRank(sigmaN, o.Q));
+        double normL = Math.Sqrt(sigmaL.Sum(s => s * s)), normN = Math.Sqrt(sigmaN.Sum(s => s * s));
+        if (svdL is null || svdL.Rank < k) svdL = Lapack.TopSvd(wl, m, n, k);
+        if (svdN is null || svdN.Rank < k2) svdN = Lapack.TopSvd(wn, p, m, k2);
+
+        // T^(k) = V'_{k'}ᵀ U_k (k'×k); K^(k) = diag(s̃'_{1:k'}) T^(k) diag(s̃_{1:k}).
+        var T = new double[k2 * k];
+        for (int r = 0; r < m; r++)
+        {
+            var vr = svdN.V.AsSpan(r * svdN.Rank, k2);
+            var ur = svdL.U.AsSpan(r * svdL.Rank, k);
+            for (int i = 0; i < k2; i++)
+            {
+                double x = vr[i];
+                if (x == 0) continue;
+                var row = T.AsSpan(i * k, k);
+                for (int j = 0; j < k; j++) row[j] += x * ur[j];
+            }
+        }
+        double kTrunc2 = 0, t2 = 0;
+        for (int i = 0; i < k2; i++)
+            for (int j = 0; j < k; j++)
+            {
+                double t = T[i * k + j];
+                t2 += t * t;
+                double kk = sigmaN[i] / normN * t * sigmaL[j] / normL;
+                kTrunc2 += kk * kk;
+            }
+        // ‖K‖_F = ‖Ŵ_{ℓ+1}Ŵ_ℓ‖_F (orthogonal invariance), so ‖K − K^(k)‖_F² = ‖Ŵ_{ℓ+1}Ŵ_ℓ‖_F² − ‖K^(k)‖_F².
+        var c = Lapack.MatMul(wn, p, m, wl, n);
+        double full2 = 0;
+        foreach (var x in c) full2 += x * x;
+        full2 /= normL * normL * normN * normN;
+        double error = Math.Sqrt(Math.Max(0, full2 - kTrunc2));
+
+        double tl = Tail(sigmaL, k), tn = Tail(sigmaN, k2);
+        double s1 = sigmaL[0] / normL, s1n = sigmaN[0] / normN;
+        double bound = Math.Sqrt(tn) * s1 + s1n * Math.Sqrt(tl);
+
+        double? cert = null, pred = null;
+        if (modelTailL is not null && modelTailN is not null)
+        {
+            double ml = modelTailL(k), mn = modelTailN(k2);
+            double cl = ml + Math.Abs(tl - ml), cn = mn + Math.Abs(tn - mn);
+            cert = Math.Sqrt(Math.Max(0, cn)) * s1 + s1n * Math.Sqrt(Math.Max(0, cl));
+            pred = Math.Sqrt(Math.Max(0, mn)) * s1 + s1n * Math.Sqrt(Math.Max(0, ml));
+        }
+        var cos = Lapack.SingularValues(T, k2, k).Select(x => Math.Min(1.0, x)).ToArray();
+        return new TransportResult(k, k2, tl, tn, error, bound, cert, pred, cos, t2 / Math.Min(k, k2),
+            (double)Math.Max(k, k2) / m,
+            // The error comes from a difference of squares: it carries an absolute rounding of about √ε·‖K‖_F.
+            error <= bound + 1e-7 * Math.Sqrt(full2));
+    }
+}
