@@ -15,9 +15,14 @@ namespace Cartan.Formats;
 public static class OnnxReader
 {
     /// <summary>Opens an .onnx file. Throws <see cref="CartanFormatException"/> for anything malformed.</summary>
-    public static WeightModel Open(string path)
+    public static WeightModel Open(string path) => Open(MappedFile.Open(path), path);
+
+    /// <summary>
+    /// Reads an ONNX model from memory that is already mapped (the embedded default model). The model takes
+    /// ownership of <paramref name="map"/>; <paramref name="path"/> names it in errors and anchors external data.
+    /// </summary>
+    public static WeightModel Open(MappedFile map, string path)
     {
-        var map = MappedFile.Open(path);
         var owned = new List<IDisposable> { map };
         try
         {
