@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 
 namespace Cartan.Tests.Spectra;
 
-public class WwTailFitTests(ITestOutputHelper output)
+public class WwTailFitTests
 {
     private static double[] RandomEvals(Random rng, int n)
     {
@@ -102,7 +102,40 @@ public class WwTailFitTests(ITestOutputHelper output)
         Assert.InRange(fit.Alpha!.Value, a - 0.1, a + 0.1);
         Assert.True(fit.KsD < 0.02);
     }
+}
 
+public class WwBootstrapTests
+{
+    [Fact]
+    public void BootstrapIntervalIsSeededAndCoversTheTruth()
+    {
+        var rng = new Random(11);
+        const double a = 2.5; // density exponent: x = u^{−1/(a−1)}
+        var ev = Enumerable.Range(0, 800).Select(_ => Math.Pow(1 - rng.NextDouble(), -1 / (a - 1))).ToArray();
+        var ci = WwBootstrap.AlphaInterval(ev, replicates: 60, seed: 3);
+        var again = WwBootstrap.AlphaInterval(ev, replicates: 60, seed: 3);
+        Assert.NotNull(ci);
+        Assert.Equal(ci, again);
+        Assert.True(ci!.Lower <= ci.Median && ci.Median <= ci.Upper);
+        Assert.InRange(a, ci.Lower, ci.Upper);
+        Assert.Equal(60, ci.Replicates + ci.Failed);
+        var fit = WwTailFit.Compute(ev, 800);
+        Assert.InRange(fit.Alpha!.Value, ci.Lower - 0.5, ci.Upper + 0.5);
+    }
+
+    [Fact]
+    public void PercentileMatchesNumpyLinearRule()
+    {
+        // numpy.percentile([1,2,3,4], [25, 50, 90]) = [1.75, 2.5, 3.7]
+        var v = new List<double> { 1, 2, 3, 4 };
+        Assert.Equal(1.75, WwBootstrap.Percentile(v, 0.25), 12);
+        Assert.Equal(2.5, WwBootstrap.Percentile(v, 0.5), 12);
+        Assert.Equal(3.7, WwBootstrap.Percentile(v, 0.9), 12);
+    }
+}
+
+public class WwScanSpeedTests(ITestOutputHelper output)
+{
     [Fact]
     public void FastScanSpeedOnAWwSizedLayer()
     {
