@@ -3,10 +3,11 @@ using System.Text;
 using System.Text.Json;
 using Cartan.Formats;
 using Cartan.Tensors;
+using Xunit.Abstractions;
 
 namespace Cartan.Tests.Formats;
 
-public class NpyTests
+public class NpyTests(ITestOutputHelper output)
 {
     private static string Dir => TestPaths.Fixture("npy");
 
@@ -164,6 +165,7 @@ public class NpyTests
         sw.Stop();
         Assert.Contains("zip bomb", e.Problem);
         Assert.Contains(path, e.Message);
+        output.WriteLine($"{Path.GetFileName(path)}: refused in {sw.Elapsed.TotalMilliseconds:F1} ms, allocated {(Allocated() - a0) / 1e6:F2} MB");
         Assert.True(sw.Elapsed.TotalSeconds < 2, $"took {sw.Elapsed.TotalSeconds:F2} s");
         Assert.True(Allocated() - a0 < 10_000_000, $"allocated {(Allocated() - a0) / 1e6:F1} MB");
     }
@@ -181,6 +183,7 @@ public class NpyTests
         sw.Stop();
         Assert.Contains("zip bomb", e.Problem);
         Assert.Contains(path, e.Message);
+        output.WriteLine($"{Path.GetFileName(path)}: refused in {sw.Elapsed.TotalMilliseconds:F1} ms, allocated {(Allocated() - a0) / 1e6:F2} MB");
         Assert.True(sw.Elapsed.TotalSeconds < 2, $"took {sw.Elapsed.TotalSeconds:F2} s");
         Assert.True(Allocated() - a0 < 10_000_000, $"allocated {(Allocated() - a0) / 1e6:F1} MB");
     }
@@ -247,6 +250,7 @@ public class NpyTests
     {
         var s = FuzzHarness.Run(Dir, file, file, cases, seed, NpyReader.Open);
         Assert.Equal(cases, s.Opened + s.Rejected);
+        output.WriteLine($"{file}: opened {s.Opened}, rejected {s.Rejected}");
         Assert.True(s.Rejected > cases / 10, $"opened {s.Opened}, rejected {s.Rejected}");
     }
 }
