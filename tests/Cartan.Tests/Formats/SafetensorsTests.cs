@@ -33,6 +33,9 @@ internal static class Golden
             Assert.Equal(first.GetDouble(), x[0]);
             Assert.Equal(g.GetProperty("last").GetDouble(), x[^1]);
         }
+        if (g.TryGetProperty("probe", out var probe))
+            foreach (var pr in probe.EnumerateArray())
+                Assert.Equal(pr[1].GetDouble(), x[pr[0].GetInt64()]);
         double gs = g.GetProperty("sum").GetDouble();
         double s = TestLinalg.Sum(x);
         Assert.True(Math.Abs(s - gs) <= 1e-12 * Math.Max(Math.Abs(gs), 1e-300),
