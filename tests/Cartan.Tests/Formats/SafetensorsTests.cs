@@ -285,6 +285,16 @@ public class SafetensorsTests(ITestOutputHelper output)
     [Fact] public void Missing_data_offsets() => ExpectBad(Build(Good.Replace("\"data_offsets\":[24,32]", "\"offsets\":[24,32]"), 32), "data_offsets");
 
     [Fact]
+    public void Invalid_utf8_in_header()
+    {
+        var b = Build(Good.Replace("\"b\"", "\"bX\""), 32);
+        b[Array.IndexOf(b, (byte)'X')] = 0xFF;
+        ExpectBad(b, "UTF-8");
+    }
+
+    [Fact] public void Lone_surrogate_escape_in_name() => ExpectBad(Build(Good.Replace("\"b\"", "\"b\\ud800\""), 32), "invalid string");
+
+    [Fact]
     public void Fp8_tensor_is_validated_and_skipped_not_refused()
     {
         var dir = TestPaths.NewTempDir();
