@@ -1,7 +1,398 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using Cartan.Tensors;
+
 namespace Cartan.Formats;
 
-/// <summary>Placeholder until the Safetensors reader lands.</summary>
+/// <summary>
+/// Reads Hugging Face safetensors: a single <c>.safetensors</c> file or a sharded model through its
+/// <c>*.safetensors.index.json</c>. Layout: 8-byte little-endian header length N, N bytes of JSON
+/// (<c>{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}</c>), then the byte
+/// buffer that the offsets index. Everything is validated before any tensor byte is touched; files are
+/// memory-mapped and each tensor decodes only its own bytes.
+/// Tensor order: a single file lists tensors in the order of its JSON header; a sharded model lists them
+/// in the order of the index's <c>weight_map</c>.
+/// </summary>
 public static class SafetensorsReader
 {
-    public static WeightModel Open(string path) => throw new CartanFormatException(path, "Safetensors reader not implemented yet");
+    /// <summary>Largest JSON header accepted (the reference implementation uses the same limit).</summary>
+    public const long MaxHeaderBytes = 100_000_000;
+
+    private static readonly Dictionary<string, DType> Decodable = new(StringComparer.Ordinal)
+    {
+        ["F64"] = DType.F64, ["F32"] = DType.F32, ["F16"] = DType.F16, ["BF16"] = DType.BF16,
+        ["I8"] = DType.I8, ["U8"] = DType.U8, ["I16"] = DType.I16, ["U16"] = DType.U16,
+        ["I32"] = DType.I32, ["U32"] = DType.U32, ["I64"] = DType.I64, ["U64"] = DType.U64, ["BOOL"] = DType.Bool,
+    };
+
+    /// <summary>safetensors dtypes that are valid but have no decoder here: validated, then listed as skipped.</summary>
+    private static readonly Dictionary<string, int> KnownUndecodable = new(StringComparer.Ordinal)
+    {
+        ["F8_E4M3"] = 1, ["F8_E5M2"] = 1, ["F8_E8M0"] = 1, ["C64"] = 8,
+    };
+
+    /// <summary>Opens a <c>.safetensors</c> file or a <c>*.safetensors.index.json</c>.</summary>
+    public static WeightModel Open(string path)
+    {
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return OpenIndex(path);
+        var parsed = ParseFile(path);
+        return new WeightModel(path, "safetensors", parsed.Tensors, skipped: parsed.Skipped, owned: [parsed.File]);
+    }
+
+    /// <summary>
+    /// The <c>__metadata__</c> of a <c>.safetensors</c> file (empty when absent), or the <c>metadata</c> object of an
+    /// index file (non-string values given as their JSON text).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path)
+    {
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            using var doc = ParseIndexJson(path);
+            var result = new Dictionary<string, string>(StringComparer.Ordinal);
+            try
+            {
+                if (doc.RootElement.TryGetProperty("metadata", out var md) && md.ValueKind == JsonValueKind.Object)
+                    foreach (var p in md.EnumerateObject())
+                        result[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new CartanFormatException(path, $"index holds an invalid string: {FirstLine(e.Message)}");
+            }
+            return result;
+        }
+        var parsed = ParseFile(path);
+        parsed.File.Dispose();
+        return parsed.Metadata;
+    }
+
+    private sealed record Parsed(MappedFile File, List<WeightTensor> Tensors, List<SkippedTensor> Skipped,
+        Dictionary<string, string> Metadata);
+
+    private static Parsed ParseFile(string path)
+    {
+        var file = MappedFile.Open(path);
+        try
+        {
+            return Parse(file, path);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static Parsed Parse(MappedFile file, string path)
+    {
+        if (file.Length < 8)
+            throw new CartanFormatException(path, $"truncated: {file.Length} bytes, shorter than the 8-byte header length");
+        ulong n = BinaryPrimitives.ReadUInt64LittleEndian(file.Span(0, 8));
+        if (n > MaxHeaderBytes)
+            throw new CartanFormatException(path, $"header length {n} exceeds the {MaxHeaderBytes}-byte limit");
+        if ((long)n > file.Length - 8)
+            throw new CartanFormatException(path, $"header length {n} runs past the end of the file ({file.Length} bytes)");
+        long headerLen = (long)n;
+        long bufStart = 8 + headerLen;
+        long bufLen = file.Length - bufStart;
+
+        var headerBytes = file.Span(8, headerLen);
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
+            throw new CartanFormatException(path, "header is not valid UTF-8");
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(headerBytes.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
+        }
+        catch (JsonException e)
+        {
+            throw new CartanFormatException(path, $"header is not valid JSON: {FirstLine(e.Message)}");
+        }
+
+        using (doc)
+        try
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new CartanFormatException(path, $"header JSON is a {root.ValueKind}, expected an object");
+
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+            var entries = new List<(string Name, string DTypeName, long[] Shape, long Begin, long End, long Count)>();
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var prop in root.EnumerateObject())
+            {
+                if (!seen.Add(prop.Name))
+                    throw new CartanFormatException(path, $"header names '{Clip(prop.Name)}' twice");
+                if (prop.Name == "__metadata__")
+                {
+                    if (prop.Value.ValueKind != JsonValueKind.Object)
+                        throw new CartanFormatException(path, "__metadata__ is not an object");
+                    foreach (var m in prop.Value.EnumerateObject())
+                    {
+                        if (m.Value.ValueKind != JsonValueKind.String)
+                            throw new CartanFormatException(path, $"__metadata__ value '{Clip(m.Name)}' is not a string");
+                        metadata[m.Name] = m.Value.GetString()!;
+                    }
+                    continue;
+                }
+                entries.Add(ParseEntry(path, prop.Name, prop.Value));
+            }
+
+            // Ranges inside the buffer, sizes consistent with shape x dtype.
+            foreach (var e in entries)
+            {
+                if (e.End > bufLen)
+                    throw new CartanFormatException(path,
+                        $"tensor '{Clip(e.Name)}' data_offsets [{e.Begin}, {e.End}] run past the end of the {bufLen}-byte buffer");
+                int size = Decodable.TryGetValue(e.DTypeName, out var dt) ? DTypes.Size(dt) : KnownUndecodable[e.DTypeName];
+                long need;
+                try { need = checked(e.Count * size); }
+                catch (OverflowException)
+                { throw new CartanFormatException(path, $"tensor '{Clip(e.Name)}' byte size overflows"); }
+                if (e.End - e.Begin != need)
+                    throw new CartanFormatException(path,
+                        $"tensor '{Clip(e.Name)}' holds {e.End - e.Begin} bytes but shape [{string.Join(",", e.Shape)}] x {e.DTypeName} needs {need}");
+            }
+
+            // No two tensors share bytes.
+            var order = entries.Where(e => e.End > e.Begin).OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
+            for (int i = 1; i < order.Count; i++)
+                if (order[i].Begin < order[i - 1].End)
+                    throw new CartanFormatException(path,
+                        $"tensors '{Clip(order[i - 1].Name)}' [{order[i - 1].Begin}, {order[i - 1].End}) and '{Clip(order[i].Name)}' [{order[i].Begin}, {order[i].End}) overlap");
+
+            var tensors = new List<WeightTensor>(entries.Count);
+            var skipped = new List<SkippedTensor>();
+            foreach (var e in entries)
+            {
+                if (!Decodable.TryGetValue(e.DTypeName, out var dtype))
+                {
+                    skipped.Add(new SkippedTensor(e.Name, e.Shape, e.DTypeName, $"{e.DTypeName} has no decoder"));
+                    continue;
+                }
+                long abs = bufStart + e.Begin, len = e.End - e.Begin, count = e.Count;
+                string name = e.Name;
+                var layout = e.Shape.Length == 4 ? TensorLayout.OIHW : TensorLayout.Unknown;
+                tensors.Add(new WeightTensor(name, e.Shape, dtype, DTypes.Name(dtype), () =>
+                {
+                    if (count > Array.MaxLength)
+                        throw new CartanFormatException(path, $"tensor '{Clip(name)}' has {count} elements, too many to load at once");
+                    var span = file.Span(abs, len);
+                    var d = new double[count];
+                    Decode.ToDouble(dtype, span, d);
+                    return d;
+                }, layout, path));
+            }
+            return new Parsed(file, tensors, skipped, metadata);
+        }
+        catch (InvalidOperationException e) // a string escape that is not valid text (lone surrogate)
+        {
+            throw new CartanFormatException(path, $"header holds an invalid string: {FirstLine(e.Message)}");
+        }
+    }
+
+    private static (string, string, long[], long, long, long) ParseEntry(string path, string name, JsonElement v)
+    {
+        string what = $"tensor '{Clip(name)}'";
+        if (v.ValueKind != JsonValueKind.Object)
+            throw new CartanFormatException(path, $"{what} header entry is not an object");
+        if (!v.TryGetProperty("dtype", out var dtEl) || dtEl.ValueKind != JsonValueKind.String)
+            throw new CartanFormatException(path, $"{what} has no dtype string");
+        string dtName = dtEl.GetString()!;
+        if (!Decodable.ContainsKey(dtName) && !KnownUndecodable.ContainsKey(dtName))
+            throw new CartanFormatException(path, $"{what} has unknown dtype '{Clip(dtName)}'");
+        if (!v.TryGetProperty("shape", out var shEl) || shEl.ValueKind != JsonValueKind.Array)
+            throw new CartanFormatException(path, $"{what} has no shape array");
+        if (shEl.GetArrayLength() > 64)
+            throw new CartanFormatException(path, $"{what} has {shEl.GetArrayLength()} dimensions (at most 64)");
+        var shape = new long[shEl.GetArrayLength()];
+        long count = 1;
+        int k = 0;
+        foreach (var d in shEl.EnumerateArray())
+        {
+            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out long dim) || dim < 0)
+                throw new CartanFormatException(path, $"{what} shape holds {Clip(d.GetRawText())}, expected a non-negative integer");
+            shape[k++] = dim;
+            try { count = checked(count * dim); }
+            catch (OverflowException)
+            { throw new CartanFormatException(path, $"{what} shape element count overflows"); }
+        }
+        if (!v.TryGetProperty("data_offsets", out var offEl) || offEl.ValueKind != JsonValueKind.Array || offEl.GetArrayLength() != 2)
+            throw new CartanFormatException(path, $"{what} has no data_offsets pair");
+        var offs = new long[2];
+        k = 0;
+        foreach (var o in offEl.EnumerateArray())
+        {
+            if (o.ValueKind != JsonValueKind.Number || !o.TryGetInt64(out long off) || off < 0)
+                throw new CartanFormatException(path, $"{what} data_offsets hold {Clip(o.GetRawText())}, expected a non-negative integer");
+            offs[k++] = off;
+        }
+        if (offs[1] < offs[0])
+            throw new CartanFormatException(path, $"{what} data_offsets [{offs[0]}, {offs[1]}] end before they begin");
+        return (name, dtName, shape, offs[0], offs[1], count);
+    }
+
+    // ---- sharded models ----
+
+    private static JsonDocument ParseIndexJson(string path)
+    {
+        byte[] bytes;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists) throw new CartanFormatException(path, "no such file");
+            if (info.Length > MaxHeaderBytes)
+                throw new CartanFormatException(path, $"index file of {info.Length} bytes exceeds the {MaxHeaderBytes}-byte limit");
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        { throw new CartanFormatException(path, $"cannot open: {FirstLine(e.Message)}"); }
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new CartanFormatException(path, "index is not valid UTF-8");
+        try
+        {
+            var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                doc.Dispose();
+                throw new CartanFormatException(path, "index JSON is not an object");
+            }
+            return doc;
+        }
+        catch (JsonException e)
+        {
+            throw new CartanFormatException(path, $"index is not valid JSON: {FirstLine(e.Message)}");
+        }
+    }
+
+    private static WeightModel OpenIndex(string indexPath)
+    {
+        var map = new List<(string Tensor, string Shard)>();
+        using (var doc = ParseIndexJson(indexPath))
+        try
+        {
+            if (!doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
+                throw new CartanFormatException(indexPath, "index has no weight_map object");
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var p in wm.EnumerateObject())
+            {
+                if (!seen.Add(p.Name))
+                    throw new CartanFormatException(indexPath, $"weight_map names tensor '{Clip(p.Name)}' twice");
+                if (p.Value.ValueKind != JsonValueKind.String)
+                    throw new CartanFormatException(indexPath, $"weight_map entry '{Clip(p.Name)}' is not a file name string");
+                map.Add((p.Name, p.Value.GetString()!));
+            }
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new CartanFormatException(indexPath, $"index holds an invalid string: {FirstLine(e.Message)}");
+        }
+        if (map.Count == 0) throw new CartanFormatException(indexPath, "weight_map is empty");
+
+        string folder = Path.GetDirectoryName(Path.GetFullPath(indexPath)) ?? "/";
+        string realFolder = RealPath(indexPath, folder);
+        var shardPaths = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (_, shard) in map)
+            if (!shardPaths.ContainsKey(shard))
+                shardPaths[shard] = ResolveShard(indexPath, folder, realFolder, shard);
+
+        var opened = new Dictionary<string, Parsed>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var (shard, full) in shardPaths) opened[shard] = ParseFile(full);
+            var tensors = new List<WeightTensor>(map.Count);
+            var skipped = new List<SkippedTensor>();
+            foreach (var (name, shard) in map)
+            {
+                var p = opened[shard];
+                var t = p.Tensors.FirstOrDefault(x => x.Name == name);
+                if (t is not null) { tensors.Add(t); continue; }
+                var s = p.Skipped.FirstOrDefault(x => x.Name == name);
+                if (s is not null) { skipped.Add(s); continue; }
+                throw new CartanFormatException(indexPath, $"weight_map puts tensor '{Clip(name)}' in {Clip(shard)}, which does not hold it");
+            }
+            var mapped = map.Select(m => (m.Tensor, m.Shard)).ToHashSet();
+            foreach (var (shard, p) in opened)
+                foreach (var name in p.Tensors.Select(t => t.Name).Concat(p.Skipped.Select(s => s.Name)))
+                    if (!mapped.Contains((name, shard)))
+                        throw new CartanFormatException(indexPath, $"shard {Clip(shard)} holds tensor '{Clip(name)}' that the weight_map does not assign to it");
+            return new WeightModel(indexPath, "safetensors", tensors, skipped: skipped, owned: opened.Values.Select(p => p.File));
+        }
+        catch
+        {
+            foreach (var p in opened.Values) p.File.Dispose();
+            throw;
+        }
+    }
+
+    private static string ResolveShard(string indexPath, string folder, string realFolder, string shard)
+    {
+        if (shard.Length == 0 || shard.Contains('\0'))
+            throw new CartanFormatException(indexPath, "weight_map names an empty or invalid shard file name");
+        if (Path.IsPathRooted(shard) || shard.StartsWith('/') || shard.StartsWith('\\') || (shard.Length > 1 && shard[1] == ':'))
+            throw new CartanFormatException(indexPath, $"shard path '{Clip(shard)}' is absolute; shards must lie inside the index's folder");
+        var parts = shard.Split('/', '\\');
+        if (parts.Any(s => s == ".."))
+            throw new CartanFormatException(indexPath, $"shard path '{Clip(shard)}' climbs out of the index's folder");
+        string full = Path.GetFullPath(Path.Combine(folder, shard));
+        if (!IsInside(full, folder))
+            throw new CartanFormatException(indexPath, $"shard path '{Clip(shard)}' lies outside the index's folder");
+        if (!File.Exists(full))
+            throw new CartanFormatException(indexPath, $"shard file '{Clip(shard)}' does not exist");
+        string real = RealPath(indexPath, full);
+        if (!IsInside(real, realFolder))
+            throw new CartanFormatException(indexPath, $"shard path '{Clip(shard)}' is a link that leads outside the index's folder");
+        return full;
+    }
+
+    private static bool IsInside(string path, string folder)
+    {
+        var f = folder.EndsWith(Path.DirectorySeparatorChar) ? folder : folder + Path.DirectorySeparatorChar;
+        return path.StartsWith(f, StringComparison.Ordinal);
+    }
+
+    /// <summary>The path with every symbolic link along it resolved (like realpath(3)).</summary>
+    private static string RealPath(string errorFile, string fullPath)
+    {
+        try
+        {
+            string root = Path.GetPathRoot(fullPath) ?? "/";
+            var pending = new Stack<string>(fullPath[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries).Reverse());
+            string current = root;
+            int hops = 0;
+            while (pending.Count > 0)
+            {
+                string seg = pending.Pop();
+                if (seg == ".") continue;
+                if (seg == "..") { current = Path.GetDirectoryName(current) ?? root; continue; }
+                string next = Path.Combine(current, seg);
+                FileSystemInfo fi = Directory.Exists(next) ? new DirectoryInfo(next) : new FileInfo(next);
+                if (fi.LinkTarget is { } target)
+                {
+                    if (++hops > 40) throw new CartanFormatException(errorFile, $"too many symbolic links resolving {next}");
+                    string t = Path.IsPathRooted(target) ? target : Path.Combine(current, target);
+                    t = Path.GetFullPath(t);
+                    string troot = Path.GetPathRoot(t) ?? "/";
+                    foreach (var s in t[troot.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries).Reverse())
+                        pending.Push(s);
+                    current = troot;
+                    continue;
+                }
+                current = next;
+            }
+            return current;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new CartanFormatException(errorFile, $"cannot resolve {fullPath}: {FirstLine(e.Message)}");
+        }
+    }
+
+    internal static string Clip(string s)
+    {
+        s = s.Replace('\n', ' ').Replace('\r', ' ');
+        return s.Length <= 80 ? s : s[..77] + "...";
+    }
+
+    internal static string FirstLine(string s) => s.Split('\n')[0].TrimEnd('\r');
 }
