@@ -79,13 +79,17 @@ public class OnnxTests
     }
 
     [Fact]
-    public void If_and_Loop_subgraphs_give_tensors_and_scoped_nodes()
+    public void If_Loop_and_Scan_subgraphs_give_tensors_and_scoped_nodes()
     {
         using var m = OnnxReader.Open(Dir("generated", "if", "model.onnx"));
         // File order: the If node stores else_branch before then_branch (onnx.helper sorts attributes by name).
-        Assert.Equal(["main_w", "else_w", "else_c", "then_w", "then_c", "loop_w"], m.Tensors.Select(t => t.Name));
+        Assert.Equal(["main_w", "else_w", "else_c", "then_w", "then_c", "loop_w", "scan_w"], m.Tensors.Select(t => t.Name));
         var g = m.Graph!;
-        Assert.Equal(["If", "Loop"], g.Nodes.Where(n => n.Scope == "").Select(n => n.OpType));
+        Assert.Equal(["If", "Loop", "Scan"], g.Nodes.Where(n => n.Scope == "").Select(n => n.OpType));
+        Assert.Equal(["Cast", "MatMul", "Cast", "Add", "Identity"], g.Nodes.Where(n => n.Scope == "Scan_0/body").Select(n => n.OpType));
+        Assert.Equal(1L, g.Nodes.Single(n => n.OpType == "Scan").IntAttr("num_scan_inputs"));
+        Assert.Equal("F16", m.Find("scan_w")!.StoredType);
+        Assert.Equal(TensorLayout.InOut, m.Find("scan_w")!.Layout);
         Assert.Equal(["Constant", "MatMul", "Add"], g.Nodes.Where(n => n.Scope == "If_0/then_branch").Select(n => n.OpType));
         Assert.Equal(["Constant", "Gemm"], g.Nodes.Where(n => n.Scope == "If_0/else_branch").Select(n => n.OpType));
         Assert.Equal(["Identity", "MatMul"], g.Nodes.Where(n => n.Scope == "Loop_0/body").Select(n => n.OpType));
@@ -244,6 +248,7 @@ public class OnnxTests
             Rejects(Write(tmp, "neg.onnx", Pb.Model(Pb.Bytes(5, Tensor("w_neg", [unchecked((long)ulong.MaxValue), 2], 1)))), "negative dimension");
             Rejects(Write(tmp, "ovf.onnx", Pb.Model(Pb.Bytes(5, Tensor("w_ovf", [1L << 40, 1L << 40], 1, Pb.Bytes(9, new byte[4]))))), "overflows");
             Rejects(Write(tmp, "nodata.onnx", Pb.Model(Pb.Bytes(5, Tensor("w_none", [3], 1)))), "'w_none'");
+            Rejects(Write(tmp, "newline.onnx", Pb.Model(Pb.Bytes(5, Tensor("bad\nname", [3], 1)))), "'bad?name'");
             Rejects(Write(tmp, "wrongfield.onnx", Pb.Model(Pb.Bytes(5, Tensor("w_f", [1], 11, Pb.Bytes(4, new byte[4]))))), "float_data");
             // A Constant node whose value disagrees with its shape: named by the node's output.
             var node = Pb.Msg(Pb.Str(2, "const_out"), Pb.Str(4, "Constant"),
