@@ -66,7 +66,7 @@ internal sealed class OnnxTensorFactory
     };
 
     private CartanFormatException Fail(TensorRecord r, string problem) =>
-        new(_file, $"tensor '{r.Name}'{(r.Scope.Length > 0 ? $" in {r.Scope}" : "")}: {problem}");
+        new(_file, $"tensor '{Clip(r.Name)}'{(r.Scope.Length > 0 ? $" in {Clip(r.Scope)}" : "")}: {problem}");
 
     /// <summary>Returns a tensor, or a skip record for tensors that carry no analysable numbers. Throws for malformed ones.</summary>
     public (WeightTensor? Tensor, SkippedTensor? Skip) Build(TensorRecord r)
@@ -123,7 +123,7 @@ internal sealed class OnnxTensorFactory
 
     private Func<double[]> RawLoader(TensorRecord r, MappedFile map, long offset, long bytes, long count, DType dt)
     {
-        string name = r.Name;
+        string name = Clip(r.Name);
         return () =>
         {
             if (count > MaxElements) throw new CartanFormatException(map.Path, $"tensor '{name}' has {count} elements, too many to load at once");
@@ -136,7 +136,7 @@ internal sealed class OnnxTensorFactory
     private Func<double[]> TypedLoader(TensorRecord r, int field, long count, DType dt)
     {
         var map = _map;
-        string file = _file, name = r.Name;
+        string file = _file, name = Clip(r.Name);
         int start = r.MsgStart, end = r.MsgEnd;
         return () =>
         {
@@ -243,7 +243,15 @@ internal sealed class OnnxTensorFactory
         return (map, offset);
     }
 
-    private static string Clip(string s) => (s.Length > 80 ? s[..80] + "…" : s).ReplaceLineEndings(" ");
+    /// <summary>A file-supplied string made safe for a one-line message: control characters replaced, long strings cut.</summary>
+    private static string Clip(string s)
+    {
+        if (s.Length > 120) s = s[..120] + "…";
+        return string.Create(s.Length, s, (dst, src) =>
+        {
+            for (int i = 0; i < src.Length; i++) dst[i] = char.IsControl(src[i]) || src[i] is '\u2028' or '\u2029' ? '?' : src[i];
+        });
+    }
 
     /// <summary>
     /// Resolves an external-data location inside the model's folder: no absolute paths, no "..", no symbolic link

@@ -6,7 +6,7 @@ Run with Debian's /usr/bin/python3 (python3-onnx 1.12, python3-numpy). Writes, b
                              typed repeated fields (packed and unpacked), a STRING initializer, a Constant node
   gemm/model.onnx            Gemm transB=1, Gemm transB=0, MatMul with an [in,out] initializer, Conv, ConvTranspose,
                              Transpose([1,0]) -> MatMul and Transpose -> Gemm(transB=1)
-  if/model.onnx              If with initializers and Constant nodes in both branches, and a Loop body with an initializer
+  if/model.onnx              If with initializers and Constant nodes in both branches, a Loop body and a Scan body with initializers
   external/model.onnx + external/weights.bin   two tensors whose data lives in a sibling file
   external_escape/model.onnx external location "../outside.bin" (must be rejected)
 """
@@ -177,9 +177,19 @@ def if_model():
                              "body", [vi("iter", [], TP.INT64), vi("cond_in", [], TP.BOOL), vi("v_in", [2, 2])],
                              [vi("cond_out", [], TP.BOOL), vi("v_out", [2, 2])], initializer=[body_w])
     loop = helper.make_node("Loop", ["trip", "cond", "v0"], ["v_final"], name="Loop_0", body=body)
-    g = helper.make_graph([iff, loop], "main",
-                          [vi("cond", [], TP.BOOL), vi("x", [3, 3]), vi("trip", [], TP.INT64), vi("v0", [2, 2])],
-                          [vi("y", [3, 3]), vi("v_final", [2, 2])],
+    scan_w = raw("scan_w", rng.standard_normal((4, 4)).astype(np.float16))
+    scan_body = helper.make_graph([helper.make_node("Cast", ["s_x"], ["s_x16"], name="scan_cast", to=TP.FLOAT16),
+                                   helper.make_node("MatMul", ["s_x16", "scan_w"], ["s_y16"], name="scan_mm"),
+                                   helper.make_node("Cast", ["s_y16"], ["s_y"], name="scan_cast2", to=TP.FLOAT),
+                                   helper.make_node("Add", ["s_state", "s_y"], ["s_state_out"], name="scan_add"),
+                                   helper.make_node("Identity", ["s_y"], ["s_out"], name="scan_id")],
+                                  "scan_body", [vi("s_state", [4]), vi("s_x", [4])],
+                                  [vi("s_state_out", [4]), vi("s_out", [4])], initializer=[scan_w])
+    scan = helper.make_node("Scan", ["s0", "seq"], ["s_final", "s_seq"], name="Scan_0", body=scan_body, num_scan_inputs=1)
+    g = helper.make_graph([iff, loop, scan], "main",
+                          [vi("cond", [], TP.BOOL), vi("x", [3, 3]), vi("trip", [], TP.INT64), vi("v0", [2, 2]),
+                           vi("s0", [4]), vi("seq", [5, 4])],
+                          [vi("y", [3, 3]), vi("v_final", [2, 2]), vi("s_final", [4]), vi("s_seq", [5, 4])],
                           initializer=[raw("main_w", rng.standard_normal((2, 5)).astype(np.float32))])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 
