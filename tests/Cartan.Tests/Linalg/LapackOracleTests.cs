@@ -77,6 +77,13 @@ public class LapackOracleTests
         Assert.Equal(1, Math.Abs(one.U[0]), 14);
         Close(row.Select(x => x / 13 * Math.Sign(one.U[0])).ToArray(), one.V, 1e-15, 1, "svd 1×n V");
 
+        var top = e.TopSvd(row, 1, 4, 1);
+        Assert.Equal(13, top.S[0], 13);
+        Close(row.Select(x => x / 13 * Math.Sign(top.U[0])).ToArray(), top.V, 1e-15, 1, "top 1×n V");
+        var topT = e.TopSvd(row, 4, 1, 1);
+        Assert.Equal(13, topT.S[0], 13);
+        Close(row.Select(x => x / 13 * Math.Sign(topT.V[0])).ToArray(), topT.U, 1e-15, 1, "top n×1 U");
+
         var zero = e.Svd(new double[6 * 4], 6, 4);
         Close(new double[4], zero.S, 0, 1, "svd zero S");
         Orthonormal(zero.U, 6, 4, 1e-14, "svd zero U");

@@ -40,6 +40,16 @@ public class LinalgErrorTests
     }
 
     [Fact]
+    public void ConcurrentCallsGiveTheSequentialAnswers()
+    {
+        var inputs = Enumerable.Range(0, 8).Select(i => Gaussian(new Random(i), 60 * 40)).ToArray();
+        var sequential = inputs.Select(a => Lapack.SingularValues(a, 60, 40)).ToArray();
+        var parallel = new double[inputs.Length][];
+        Parallel.For(0, inputs.Length, i => parallel[i] = Lapack.SingularValues(inputs[i], 60, 40));
+        for (int i = 0; i < inputs.Length; i++) Close(sequential[i], parallel[i], 1e-12, sequential[i][0], $"input {i}");
+    }
+
+    [Fact]
     public void PublicApiUsesTheProbedBackend()
     {
         Assert.False(string.IsNullOrWhiteSpace(Lapack.BackendName));
