@@ -103,7 +103,7 @@ internal sealed class LinalgEngine(LinalgBackend backend)
         return c;
     }
 
-    public double[] MatMul(ReadOnlySpan<double> a, int m, int k, ReadOnlySpan<double> b, int n, bool transA, bool transB)
+    public double[] MatMul(ReadOnlySpan<double> a, int m, int k, ReadOnlySpan<double> b, int n, bool transA = false, bool transB = false)
     {
         Dims(m, n);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
