@@ -39,13 +39,16 @@ public static class TfjsReader
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         { throw new CartanFormatException(path, $"cannot read: {JsonRead.Clip(e.Message)}"); }
 
+        if (!System.Text.Unicode.Utf8.IsValid(text))
+            throw new CartanFormatException(path, "the JSON file is not valid UTF-8");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 256 }); }
         catch (JsonException e)
         { throw new CartanFormatException(path, $"invalid JSON: {JsonRead.Clip(e.Message.Split('\n')[0])}"); }
 
-        using (doc)
+        try
         {
+            using var docScope = doc;
             var j = new JsonRead(path);
             var root = doc.RootElement;
             JsonElement groups;
@@ -91,6 +94,11 @@ public static class TfjsReader
                 foreach (var d in owned) d.Dispose();
                 throw;
             }
+        }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json decodes strings lazily: escapes that form invalid UTF-16 surface here.
+            throw new CartanFormatException(path, $"invalid text in the JSON: {JsonRead.Clip(e.Message)}");
         }
     }
 

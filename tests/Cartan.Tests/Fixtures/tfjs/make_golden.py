@@ -7,7 +7,8 @@ For each fixture it parses the tfjs manifest (model.json's weightsManifest, or a
 concatenates each group's shards, walks the weights back to back (string tensors: u32 little-endian length
 + bytes per element), dequantises (uint8/uint16: q*scale + min in float64; float16: halves) and records per
 tensor: name, shape, manifest dtype, stored type, sum (math.fsum, exactly rounded), sum of |x|, first and
-last value, and for 2-D and 4-D float tensors the canonical out x in matrix shape and its top-10 singular
+last value, the sum of squares (= squared Frobenius norm = sum of all squared singular values),
+and for 2-D and 4-D float tensors the canonical out x in matrix shape and its top-10 singular
 values (float64 LAPACK via numpy). Canonical matrix:
   2-D [in,out] (tfjs/Keras default)            -> W.T, shape [out,in]
   2-D consumed by MatMul with transpose_b=true -> W as stored ([out,in])
@@ -153,6 +154,7 @@ def golden(folder, open_name):
             off += n * size
             rec = {"name": w["name"], "shape": shape, "dtype": w["dtype"], "stored": stored,
                    "sum": math.fsum(val.tolist()), "sum_abs": math.fsum(np.abs(val).tolist()),
+                   "sum_sq": math.fsum((val * val).tolist()),
                    "first": float(val[0]) if n else None, "last": float(val[-1]) if n else None}
             if w["dtype"] in ("float32", "float16") and n > 0 and len(shape) in (2, 4):
                 a = val.reshape(shape)
