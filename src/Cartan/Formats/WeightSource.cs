@@ -21,6 +21,7 @@ public static class WeightSource
         if (name.EndsWith(".onnx")) return "onnx";
         if (name.EndsWith(".npy") || name.EndsWith(".npz")) return "npy";
         if (name.EndsWith(".json")) return "tfjs";
+        if (name.EndsWith(".gguf")) return "gguf";
         Span<byte> head = stackalloc byte[8];
         int got;
         try
@@ -31,6 +32,9 @@ public static class WeightSource
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         { throw new CartanFormatException(path, $"cannot open: {e.Message}"); }
         if (got >= 6 && head[0] == 0x93 && head[1] == (byte)'N' && head[2] == (byte)'U') return "npy";
+        if (got >= 4 && head[0] == (byte)'G' && head[1] == (byte)'G' && head[2] == (byte)'U' && head[3] == (byte)'F') return "gguf";
+        if (got >= 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && PytorchReader.IsTorchZip(path)) return "pytorch";
+        if (got >= 2 && head[0] == 0x80 && (name.EndsWith(".pt") || name.EndsWith(".pth") || name.EndsWith(".bin"))) return "pytorch";
         if (got >= 4 && head[0] == (byte)'P' && head[1] == (byte)'K') return "npy";
         if (got >= 8 && head[0] <= 0x7f && head[1] == 0 && head[2] == 0 && head[3] == 0 && head[4] == 0 && head[5] == 0 && head[6] == 0 && head[7] == 0)
             return "safetensors";
@@ -42,13 +46,15 @@ public static class WeightSource
     private static WeightModel OpenFile(string path)
     {
         var format = SniffFile(path)
-            ?? throw new CartanFormatException(path, "unknown format (expected safetensors, onnx, tfjs model.json, npy or npz)");
+            ?? throw new CartanFormatException(path, "unknown format (expected safetensors, onnx, tfjs model.json, npy, npz, gguf or a PyTorch zip checkpoint)");
         return format switch
         {
             "safetensors" => SafetensorsReader.Open(path),
             "onnx" => OnnxReader.Open(path),
             "npy" => NpyReader.Open(path),
             "tfjs" => TfjsReader.Open(path),
+            "gguf" => GgufReader.Open(path),
+            "pytorch" => PytorchReader.Open(path),
             _ => throw new CartanFormatException(path, $"unsupported format {format}"),
         };
     }
@@ -63,8 +69,10 @@ public static class WeightSource
         pick ??= Find(f => f.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase));
         pick ??= Find(f => f.Equals("model.json", StringComparison.OrdinalIgnoreCase));
         pick ??= Find(f => f.EndsWith(".npz", StringComparison.OrdinalIgnoreCase));
+        pick ??= Find(f => f.Equals("pytorch_model.bin", StringComparison.OrdinalIgnoreCase));
+        pick ??= Find(f => f.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase));
         if (pick is null)
-            throw new CartanFormatException(dir, "folder holds no weights (*.safetensors, *.onnx, model.json or *.npz)");
+            throw new CartanFormatException(dir, "folder holds no weights (*.safetensors, *.onnx, model.json, *.npz, pytorch_model.bin or *.gguf)");
         if (files.Count(f => f.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) > 1 && !pick.EndsWith(".index.json", StringComparison.OrdinalIgnoreCase))
             throw new CartanFormatException(dir, "folder holds several .safetensors files but no model.safetensors.index.json");
         var model = OpenFile(pick);
