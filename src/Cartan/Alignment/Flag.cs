@@ -49,17 +49,26 @@ public static class Flag
         var dims = new int[G][];
         var overlap = new double[G][];
         double[] cosines = [];
-        for (int ia = 0; ia < G; ia++)
+        if (G > 0)
         {
-            dims[ia] = new int[G];
-            overlap[ia] = new double[G];
-            for (int ib = 0; ib < G; ib++)
+            // M = U_Kᵀ V'_K once for the largest grid point; every (a, b) table entry is its top-left a×b block.
+            int K = grid[^1];
+            var M = CrossProduct(svdL.U, svdL.Rank, svdN.V, svdN.Rank, K, m);
+            for (int ia = 0; ia < G; ia++)
             {
-                int a = grid[ia], b = grid[ib];
-                var c = PrincipalCosines(svdL.U, svdL.Rank, a, svdN.V, svdN.Rank, b, m);
-                dims[ia][ib] = c.Count(x => x >= 1 - o.Tolerance);
-                overlap[ia][ib] = c.Sum(x => x * x) / Math.Min(a, b);
-                if (ia == G - 1 && ib == G - 1) cosines = c;
+                dims[ia] = new int[G];
+                overlap[ia] = new double[G];
+                for (int ib = 0; ib < G; ib++)
+                {
+                    int a = grid[ia], b = grid[ib];
+                    var block = new double[a * b];
+                    for (int i = 0; i < a; i++) M.AsSpan(i * K, b).CopyTo(block.AsSpan(i * b, b));
+                    var c = Lapack.SingularValues(block, a, b);
+                    for (int i = 0; i < c.Length; i++) c[i] = Math.Min(1.0, c[i]);
+                    dims[ia][ib] = c.Count(x => x >= 1 - o.Tolerance);
+                    overlap[ia][ib] = c.Sum(x => x * x) / Math.Min(a, b);
+                    if (ia == G - 1 && ib == G - 1) cosines = c;
+                }
             }
         }
         var (beta, betaDiag) = Imbalance(wl, m, n, wn, p);
@@ -80,23 +89,20 @@ public static class Flag
     /// <summary>Cosines of the principal angles between span(U[:, :a]) and span(V[:, :b]) (both m-row, row-major with ku / kv columns).</summary>
     public static double[] PrincipalCosines(double[] u, int ku, int a, double[] v, int kv, int b, int m)
     {
-        // M = U_aᵀ V_b (a×b)
-        var M = new double[a * b];
-        for (int r = 0; r < m; r++)
-        {
-            var ur = u.AsSpan(r * ku, a);
-            var vr = v.AsSpan(r * kv, b);
-            for (int i = 0; i < a; i++)
-            {
-                double x = ur[i];
-                if (x == 0) continue;
-                var row = M.AsSpan(i * b, b);
-                for (int j = 0; j < b; j++) row[j] += x * vr[j];
-            }
-        }
+        var M = CrossProduct(u, ku, v, kv, Math.Max(a, b), m, a, b);
         var s = Lapack.SingularValues(M, a, b);
         for (int i = 0; i < s.Length; i++) s[i] = Math.Min(1.0, s[i]);
         return s;
+    }
+
+    /// <summary>U[:, :a]ᵀ·V[:, :b] (a×b, default a = b = k) for m-row bases held with ku / kv columns.</summary>
+    private static double[] CrossProduct(double[] u, int ku, double[] v, int kv, int k, int m, int a = -1, int b = -1)
+    {
+        if (a < 0) a = k;
+        if (b < 0) b = k;
+        var ua = MatrixOps.ColumnBlock(u, m, ku, 0, a);
+        var vb = MatrixOps.ColumnBlock(v, m, kv, 0, b);
+        return Lapack.MatMul(ua, a, m, vb, b, transA: true);
     }
 
     /// <summary>

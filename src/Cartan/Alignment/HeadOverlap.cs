@@ -54,7 +54,7 @@ public static class HeadOverlap
                 }
                 case HeadKind.O:
                 {
-                    var block = ColumnBlock(wo!, d, heads * headDim, h * headDim, headDim); // d × d_h
+                    var block = MatrixOps.ColumnBlock(wo!, d, heads * headDim, h * headDim, headDim); // d × d_h
                     var s = Lapack.TopSvd(block, d, headDim, r);
                     sv = s.S;
                     basis = s.U;                                             // write subspace: left vectors (d × r)
@@ -68,19 +68,19 @@ public static class HeadOverlap
                     // M = Vq (Sq Uqᵀ Uk Sk) Vkᵀ
                     var core = CoreProduct(q.U, q.S, k.U, k.S, headDim);
                     var c = Lapack.Svd(core, q.Rank, k.Rank);
-                    basis = TakeColumns(Lapack.MatMul(q.V, d, q.Rank, c.U, c.Rank), d, c.Rank, r);
+                    basis = MatrixOps.ColumnBlock(Lapack.MatMul(q.V, d, q.Rank, c.U, c.Rank), d, c.Rank, 0, r);
                     sv = c.S;
                     break;
                 }
                 default:
                 {
                     // M = W_O[:,h] W_V[g] (d×d): W_O[:,h] = Uo So Voᵀ, W_V[g] = Uv Sv Vvᵀ ⇒ M = Uo (So Voᵀ Uv Sv) Vvᵀ
-                    var ob = ColumnBlock(wo!, d, heads * headDim, h * headDim, headDim);
+                    var ob = MatrixOps.ColumnBlock(wo!, d, heads * headDim, h * headDim, headDim);
                     var os = Lapack.Svd(ob, d, headDim);
                     var vs = Lapack.Svd(wv.AsSpan(g * headDim * d, headDim * d), headDim, d);
                     var core = CoreProduct(os.V, os.S, vs.U, vs.S, headDim);
                     var c = Lapack.Svd(core, os.Rank, vs.Rank);
-                    basis = TakeColumns(Lapack.MatMul(os.U, d, os.Rank, c.U, c.Rank), d, c.Rank, r);
+                    basis = MatrixOps.ColumnBlock(Lapack.MatMul(os.U, d, os.Rank, c.U, c.Rank), d, c.Rank, 0, r);
                     sv = c.S;
                     break;
                 }
@@ -104,18 +104,26 @@ public static class HeadOverlap
         return new HeadOverlapResult(kind, heads, kvHeads, headDim, r, sigma, ov, mean, (double)r / d, rm, rs, z);
     }
 
-    /// <summary>HO(h,h') = ‖Q_hᵀQ_h'‖_F² / r for d×r orthonormal bases.</summary>
+    /// <summary>
+    /// HO(h,h') = ‖Q_hᵀQ_h'‖_F² / r for d×r orthonormal bases: one Gram of the concatenated bases [Q_1 … Q_H] (d × H·r),
+    /// then the Frobenius norms of its r×r blocks.
+    /// </summary>
     public static double[][] OverlapMatrix(double[][] bases, int d, int r)
     {
-        int H = bases.Length;
+        int H = bases.Length, w = H * r;
+        var cat = new double[d * w];
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < d; i++)
+                bases[h].AsSpan(i * r, r).CopyTo(cat.AsSpan(i * w + h * r, r));
+        var g = Lapack.Gram(cat, d, w, rowsGram: false); // (H·r)×(H·r)
         var m = new double[H][];
         for (int i = 0; i < H; i++) m[i] = new double[H];
         for (int i = 0; i < H; i++)
             for (int j = i; j < H; j++)
             {
-                var c = Lapack.MatMul(bases[i], r, d, bases[j], r, transA: true);
                 double s = 0;
-                foreach (var x in c) s += x * x;
+                for (int a = 0; a < r; a++)
+                    foreach (var x in g.AsSpan((i * r + a) * w + j * r, r)) s += x * x;
                 m[i][j] = m[j][i] = s / r;
             }
         return m;
@@ -133,7 +141,12 @@ public static class HeadOverlap
     }
 
     /// <summary>Mean and standard deviation, over seeded draws, of the mean off-diagonal overlap of H random r-dimensional subspaces of R^d.</summary>
-    public static (double Mean, double Std) RandomBaseline(int H, int d, int r, int draws, int seed)
+    public static (double Mean, double Std) RandomBaseline(int H, int d, int r, int draws, int seed) =>
+        BaselineCache.GetOrAdd((H, d, r, draws, seed), k => ComputeBaseline(k.H, k.d, k.r, k.draws, k.seed));
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int H, int d, int r, int draws, int seed), (double, double)> BaselineCache = new();
+
+    private static (double Mean, double Std) ComputeBaseline(int H, int d, int r, int draws, int seed)
     {
         if (H < 2 || draws < 2) return ((double)r / d, 0);
         var rng = new Random(seed);
@@ -172,20 +185,5 @@ public static class HeadOverlap
             for (int j = 0; j < k2; j++)
                 c[i * k2 + j] *= s1[i] * s2[j];
         return c;
-    }
-
-    private static double[] TakeColumns(double[] a, int rows, int cols, int take)
-    {
-        if (take == cols) return a;
-        var r = new double[rows * take];
-        for (int i = 0; i < rows; i++) a.AsSpan(i * cols, take).CopyTo(r.AsSpan(i * take, take));
-        return r;
-    }
-
-    private static double[] ColumnBlock(double[] m, int rows, int cols, int start, int count)
-    {
-        var r = new double[rows * count];
-        for (int i = 0; i < rows; i++) m.AsSpan(i * cols + start, count).CopyTo(r.AsSpan(i * count, count));
-        return r;
     }
 }

@@ -51,37 +51,46 @@ public static class Analyzer
         int heads = options.SpectraOnly ? 0 : HeadBlocks(graph).Count;
         int total = graph.Layers.Count + (options.SpectraOnly ? 0 : graph.Interfaces.Count + heads), done = 0;
         void Tick(string item) => progress?.Report(new Progress(Interlocked.Increment(ref done), total, item));
-        var par = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism) };
 
+        var timing = Environment.GetEnvironmentVariable("CARTAN_TIMING") == "1" ? System.Diagnostics.Stopwatch.StartNew() : null;
+        void Phase(string name) { if (timing is not null) { Console.Error.WriteLine($"timing: {name} {timing.Elapsed.TotalSeconds:F2} s"); timing.Restart(); } }
         var layers = new LayerRecord[graph.Layers.Count];
         var states = new ConcurrentDictionary<string, LayerState>();
-        Parallel.For(0, graph.Layers.Count, par, i =>
+        Schedule(graph.Layers.Count, i => (double)graph.Layers[i].Rows * graph.Layers[i].Cols * Math.Min(graph.Layers[i].Rows, graph.Layers[i].Cols), options, i =>
         {
             var spec = graph.Layers[i];
             layers[i] = AnalyzeLayer(spec, options, states);
             Tick(spec.Name);
         });
 
+        Phase("layers");
         var interfaces = new InterfaceRecord[options.SpectraOnly ? 0 : graph.Interfaces.Count];
         var headRecords = new List<IReadOnlyDictionary<string, object?>>();
         var chains = new List<IReadOnlyDictionary<string, object?>>();
         if (!options.SpectraOnly)
         {
-            Parallel.For(0, interfaces.Length, par, i =>
+            Schedule(interfaces.Length, i =>
+            {
+                var (x, y) = (graph.Layer(graph.Interfaces[i].From)!, graph.Layer(graph.Interfaces[i].To)!);
+                return (double)x.Rows * x.Cols * y.Rows;
+            }, options, i =>
             {
                 var f = graph.Interfaces[i];
                 interfaces[i] = AnalyzeInterface(graph, f, states, options);
                 Tick($"{f.From} → {f.To}");
             });
+            Phase("interfaces");
             var blocks = HeadBlocks(graph);
             var perBlock = new List<IReadOnlyDictionary<string, object?>>[blocks.Count];
-            Parallel.For(0, blocks.Count, par, i =>
+            Schedule(blocks.Count, i => (double)blocks[i].D * blocks[i].D * blocks[i].D, options, i =>
             {
                 perBlock[i] = AnalyzeHeads(blocks[i], options);
                 Tick($"heads of block {blocks[i].Block}");
             });
             foreach (var b in perBlock) headRecords.AddRange(b);
+            Phase("heads");
             chains.AddRange(Chains(graph, states, options));
+            Phase("chains");
         }
 
         return new AnalysisResult
@@ -96,6 +105,32 @@ public static class Analyzer
             Skipped = graph.Skipped.Select(s => new SkippedRecord(s.Name, s.Shape, s.DType, s.Role, s.Reason))
                 .Concat(model.Skipped.Select(s => new SkippedRecord(s.Name, s.Shape, s.StoredType, Roles.Other, s.Reason))).ToList(),
         };
+    }
+
+    /// <summary>Work (flop-like size) above which a job runs alone with every BLAS thread.</summary>
+    public const double LargeJob = 2048.0 * 2048 * 1024;
+
+    /// <summary>
+    /// Runs jobs so that BLAS threads and job parallelism do not oversubscribe the cores: large jobs one at a time
+    /// with all threads inside each LAPACK call, small jobs in parallel with one BLAS thread each. Results do not
+    /// depend on the schedule: each job is a pure function of its inputs.
+    /// </summary>
+    private static void Schedule(int count, Func<int, double> work, AnalyzeOptions o, Action<int> run)
+    {
+        int saved = Linalg.Lapack.Threads;
+        try
+        {
+            var large = Enumerable.Range(0, count).Where(i => work(i) >= LargeJob).ToList();
+            var small = Enumerable.Range(0, count).Where(i => work(i) < LargeJob).ToList();
+            Linalg.Lapack.Threads = Math.Max(1, o.Parallelism);
+            foreach (var i in large) run(i);
+            Linalg.Lapack.Threads = 1;
+            Parallel.ForEach(small, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, o.Parallelism) }, run);
+        }
+        finally
+        {
+            Linalg.Lapack.Threads = saved;
+        }
     }
 
     private static List<KeyValuePair<string, object?>> Settings(ModelGraph graph, AnalyzeOptions o)
@@ -256,8 +291,13 @@ public static class Analyzer
             var sigL = a.IsConv && a.View != MatrixView.Out ? Linalg.Lapack.SingularValues(wl, m, n) : sa.Sigma;
             var sigN = b.IsConv ? Linalg.Lapack.SingularValues(wn, p, m) : sb.Sigma;
             Func<int, double>? tailL = ModelTail(sa.Profile, sigL, o.Chart), tailN = ModelTail(sb.Profile, sigN, o.Chart);
-            var t = InterfaceTransport.Compute(wl, m, n, sigL, wn, p, sigN, o.Transport, tailL, tailN);
-            var flag = Flag.Pair(wl, m, n, wn, p, o.Flag);
+            // One truncated SVD per side serves both the transport windows and the flag grid.
+            int kl = Math.Min(Math.Min(m, n), Math.Max(Math.Min(o.Flag.MaxGrid, Math.Min(m, p)), InterfaceTransport.EffectiveRank(sigL, o.Transport.Q)));
+            int kn = Math.Min(Math.Min(p, m), Math.Max(Math.Min(o.Flag.MaxGrid, Math.Min(m, n)), InterfaceTransport.EffectiveRank(sigN, o.Transport.Q)));
+            var svdL = Linalg.Lapack.TopSvd(wl, m, n, kl);
+            var svdN = Linalg.Lapack.TopSvd(wn, p, m, kn);
+            var t = InterfaceTransport.Compute(wl, m, n, sigL, wn, p, sigN, o.Transport, tailL, tailN, svdL, svdN);
+            var flag = Flag.Pair(wl, m, n, wn, p, o.Flag, svdL, svdN);
             var extra = new Dictionary<string, object?>
             {
                 ["k_from"] = t.KFrom,

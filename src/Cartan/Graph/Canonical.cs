@@ -1,3 +1,4 @@
+using Cartan.Linalg;
 using Cartan.Tensors;
 
 namespace Cartan.Graph;
@@ -61,7 +62,7 @@ public static class Canonical
         if (shape.Length == 2)
         {
             int r = checked((int)shape[0]), c = checked((int)shape[1]);
-            return layout == TensorLayout.InOut ? Transpose(data, r, c) : data;
+            return layout == TensorLayout.InOut ? MatrixOps.Transpose(data, r, c) : data;
         }
         var dims = ConvDims(shape, layout) ?? throw new ArgumentException("tensor is not 2-D or a convolution");
         int O = checked((int)dims.O), I = checked((int)dims.I), T = checked((int)dims.Taps);
@@ -97,33 +98,6 @@ public static class Canonical
                 return m;
             }
         }
-    }
-
-    /// <summary>Rows [start, start+count) of a row-major rows×cols matrix.</summary>
-    public static double[] RowBlock(double[] m, int cols, int start, int count) =>
-        m.AsSpan(start * cols, count * cols).ToArray();
-
-    /// <summary>Columns [start, start+count) of a row-major rows×cols matrix.</summary>
-    public static double[] ColumnBlock(double[] m, int rows, int cols, int start, int count)
-    {
-        var r = new double[rows * count];
-        for (int i = 0; i < rows; i++) m.AsSpan(i * cols + start, count).CopyTo(r.AsSpan(i * count, count));
-        return r;
-    }
-
-    public static double[] Transpose(double[] a, int rows, int cols)
-    {
-        var t = new double[a.Length];
-        const int B = 32;
-        for (int i0 = 0; i0 < rows; i0 += B)
-            for (int j0 = 0; j0 < cols; j0 += B)
-            {
-                int i1 = Math.Min(rows, i0 + B), j1 = Math.Min(cols, j0 + B);
-                for (int i = i0; i < i1; i++)
-                    for (int j = j0; j < j1; j++)
-                        t[(long)j * rows + i] = a[(long)i * cols + j];
-            }
-        return t;
     }
 
     private static double[] PermuteTIOtoOIT(double[] d, int T, int I, int O)

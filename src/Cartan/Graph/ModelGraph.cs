@@ -392,7 +392,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             hi = CompleteHeads(hi, role, count, cols);
             int s0 = start, n0 = count;
             AddMatrix(t, $"{t.Name}#{suffix}", role, label, rule + " (fused QKV split)", block, layout, MatrixView.Out, count, cols, hi, order,
-                v => Canonical.RowBlock(cache ??= full(v), cols, s0, n0), _ => (n0, cols));
+                v => Linalg.MatrixOps.RowBlock(cache ??= full(v), cols, s0, n0), _ => (n0, cols));
         }
         cache = null;
     }

@@ -23,6 +23,16 @@ public static class Lapack
     public static LinalgBackendKind BackendKind => LinalgEngine.Default.Backend.Kind;
 
     /// <summary>
+    /// Threads one LAPACK/BLAS call may use (process-wide; OpenBLAS only). Many small calls run best with 1 thread
+    /// each and jobs in parallel; one large call best with all cores.
+    /// </summary>
+    public static int Threads
+    {
+        get => LinalgEngine.Default.Backend.Threads;
+        set => LinalgEngine.Default.Backend.Threads = value;
+    }
+
+    /// <summary>
     /// All min(m,n) singular values of the m×n matrix a, descending, non-negative: eigenvalues of the float64 Gram
     /// matrix of the short side (dsyrk + dsyevd), clamped at 0, square-rooted. Values below about √ε·σ₁ are not
     /// resolved by the Gram route (their squares are at rounding level); use <see cref="Svd"/> when they matter.

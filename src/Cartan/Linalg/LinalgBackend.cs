@@ -23,6 +23,9 @@ internal abstract class LinalgBackend
 
     public abstract LinalgBackendKind Kind { get; }
 
+    /// <summary>Threads the library uses inside one call (OpenBLAS only; others report 1 and ignore changes).</summary>
+    public virtual int Threads { get => 1; set { } }
+
     /// <summary>c ← A·Aᵀ (rowsGram, m×m) or Aᵀ·A (n×n), full symmetric. m, n ≥ 1.</summary>
     public abstract void Gram(ReadOnlySpan<double> a, int m, int n, bool rowsGram, Span<double> c);
 

@@ -29,6 +29,22 @@ internal sealed unsafe class NativeBackend : LinalgBackend
 
     public override string Name { get; }
 
+    private delegate* unmanaged[Cdecl]<int, void> _setThreads;
+    private delegate* unmanaged[Cdecl]<int> _getThreads;
+
+    /// <summary>Binds OpenBLAS's thread-count control (optional exports).</summary>
+    internal void BindThreadControl(IntPtr lib)
+    {
+        if (NativeLibrary.TryGetExport(lib, "openblas_set_num_threads", out var set)) _setThreads = (delegate* unmanaged[Cdecl]<int, void>)set;
+        if (NativeLibrary.TryGetExport(lib, "openblas_get_num_threads", out var get)) _getThreads = (delegate* unmanaged[Cdecl]<int>)get;
+    }
+
+    public override int Threads
+    {
+        get => _getThreads != null ? _getThreads() : 1;
+        set { if (_setThreads != null) _setThreads(Math.Max(1, value)); }
+    }
+
     public override LinalgBackendKind Kind { get; }
 
     // ---------------------------------------------------------------- loading
@@ -98,7 +114,9 @@ internal sealed unsafe class NativeBackend : LinalgBackend
             var p = Resolve(lib);
             var desc = DescribeOpenBlas(lib, origin, coreSetByCartan);
             if (p is null || desc is null) continue;
-            return Make(desc, LinalgBackendKind.OpenBlas, p);
+            var backend = Make(desc, LinalgBackendKind.OpenBlas, p);
+            backend.BindThreadControl(lib);
+            return backend;
         }
         return null;
     }

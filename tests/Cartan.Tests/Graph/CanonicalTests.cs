@@ -84,9 +84,9 @@ public class CanonicalTests
     public void Row_and_column_blocks()
     {
         var m = Seq(4 * 6); // 4×6
-        var rb = Canonical.RowBlock(m, 6, 1, 2);
+        var rb = Cartan.Linalg.MatrixOps.RowBlock(m, 6, 1, 2);
         Assert.Equal(m[6..18], rb);
-        var cb = Canonical.ColumnBlock(m, 4, 6, 2, 3);
+        var cb = Cartan.Linalg.MatrixOps.ColumnBlock(m, 4, 6, 2, 3);
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 3; j++)
                 Assert.Equal(m[i * 6 + 2 + j], cb[i * 3 + j]);
