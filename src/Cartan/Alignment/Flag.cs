@@ -63,11 +63,14 @@ public static class Flag
                     int a = grid[ia], b = grid[ib];
                     var block = new double[a * b];
                     for (int i = 0; i < a; i++) M.AsSpan(i * K, b).CopyTo(block.AsSpan(i * b, b));
-                    var c = Lapack.SingularValues(block, a, b);
+                    // The reported cosines (largest grid point) come from a full SVD, accurate near zero too;
+                    // the Gram route suffices for counting cosines near one.
+                    bool last = ia == G - 1 && ib == G - 1;
+                    var c = last ? Lapack.Svd(block, a, b).S : Lapack.SingularValues(block, a, b);
                     for (int i = 0; i < c.Length; i++) c[i] = Math.Min(1.0, c[i]);
                     dims[ia][ib] = c.Count(x => x >= 1 - o.Tolerance);
                     overlap[ia][ib] = c.Sum(x => x * x) / Math.Min(a, b);
-                    if (ia == G - 1 && ib == G - 1) cosines = c;
+                    if (last) cosines = c;
                 }
             }
         }
