@@ -63,16 +63,34 @@ internal static class PamTestData
     }
 
     /// <summary>
-    /// A perturbation of Frobenius norm exactly <paramref name="norm"/>: Gaussian, or (half the time) aimed at the tightest
-    /// (group, column) block of the active radius, pushing that column's energy towards its threshold.
+    /// A perturbation of Frobenius norm exactly <paramref name="norm"/>: Gaussian; noise-adversarial (the noisiest group's noise grows and
+    /// its signal shrinks); or aimed at the tightest (group, column) block of the active radius, pushing that column towards its threshold.
     /// </summary>
     public static double[] Perturbation(Case c, PamStructure full, double norm)
     {
         var rng = c.Rng;
         var d = new double[c.P.Length];
-        if (rng.NextDouble() < 0.5)
+        double mode = rng.NextDouble();
+        if (mode < 0.34)
         {
             for (int i = 0; i < d.Length; i++) d[i] = rng.NextGaussian();
+        }
+        else if (mode < 0.67)
+        {
+            // Noise-adversarial: in the group closest to ν_max, grow its noise entries and shrink its signal entries
+            // (each along itself), mixed at a random angle.
+            int g = Enumerable.Range(0, full.GroupCount).MaxBy(h => full.NoiseFraction[h]);
+            double phi = 0.5 * Math.PI * rng.NextDouble();
+            double sn = Math.Sqrt(full.GroupNoise[g]), ss = Math.Sqrt(full.GroupCore[g] + full.GroupOverlap[g]);
+            foreach (var i in c.Groups[g])
+                for (int j = 0; j < c.Cols; j++)
+                {
+                    int at = i * c.Cols + j;
+                    bool noise = full.Mask[at] == PamMaskClass.Noise;
+                    if (noise && sn > 0) d[at] = Math.Cos(phi) * c.P[at] / sn;
+                    else if (!noise && ss > 0) d[at] = -Math.Sin(phi) * c.P[at] / ss;
+                }
+            if (d.All(x => x == 0)) for (int i = 0; i < d.Length; i++) d[i] = rng.NextGaussian();
         }
         else
         {
