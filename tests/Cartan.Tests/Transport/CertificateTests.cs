@@ -48,6 +48,41 @@ public class CertificateTests
         Assert.Equal(self.Radius, cert.Radius); // r* depends on P_full only
     }
 
+    /// <summary>
+    /// Noise bound under the worst kind of perturbation: ν_max just above the largest ν_g, Δ aimed at the group with the smallest
+    /// noise radius (its noise entries grow, its signal entries shrink, each along itself), ‖Δ‖_F = u·r*, u ∈ [0.9, 1): every ν_g of
+    /// |P + Δ| stays ≤ ν_max and the certificate of (P, |P + Δ|) passes.
+    /// </summary>
+    [Property(MaxTest = 300, QuietOnSuccess = true)]
+    public void Noise_bound_survives_adversarial_perturbations_below_r_star(ulong seed)
+    {
+        var c0 = RandomCase(seed);
+        var nu = Pam.Analyze(c0.P, c0.Rows, c0.Cols, c0.Groups, c0.Options).NoiseFraction;
+        var o = c0.Options with { NuMax = Math.Min(1.0, nu.Max() + 0.001 + 0.03 * c0.Rng.NextDouble()) };
+        var self = Certificate.Compute(c0.P, c0.P, c0.Rows, c0.Cols, c0.Groups, null, o);
+        if (!(self.Radius > 0)) return;
+        var full = self.Full;
+        // Group with the smallest closed-form noise radius (√(ν_max E_g) − √N_g)/(1 + √ν_max).
+        int g = Enumerable.Range(0, full.GroupCount).MinBy(h =>
+            (Math.Sqrt(o.NuMax * full.GroupEnergy[h]) - Math.Sqrt(full.GroupNoise[h])) / (1 + Math.Sqrt(o.NuMax)));
+        double sn = Math.Sqrt(full.GroupNoise[g]), ss = Math.Sqrt(full.GroupCore[g] + full.GroupOverlap[g]);
+        if (sn == 0 || ss == 0) return;
+        double phi = Math.PI / 4 + 0.3 * (c0.Rng.NextDouble() - 0.5);
+        var d = new double[c0.P.Length];
+        foreach (var i in c0.Groups[g])
+            for (int j = 0; j < c0.Cols; j++)
+            {
+                int at = i * c0.Cols + j;
+                d[at] = full.Mask[at] == PamMaskClass.Noise ? Math.Cos(phi) * c0.P[at] / sn : -Math.Sin(phi) * c0.P[at] / ss;
+            }
+        double norm = (0.9 + 0.099 * c0.Rng.NextDouble()) * self.Radius;
+        for (int i = 0; i < d.Length; i++) d[i] *= norm;
+        var pp = AbsSum(c0.P, d);
+        var moved = Pam.Analyze(pp, c0.Rows, c0.Cols, c0.Groups, o, full.Thresholds);
+        Assert.All(moved.NoiseFraction, v => Assert.True(v <= o.NuMax, $"ν = {v} > ν_max = {o.NuMax}"));
+        Assert.True(Certificate.Compute(c0.P, pp, c0.Rows, c0.Cols, c0.Groups, null, o).Pass);
+    }
+
     /// <summary>The generator is not vacuous: the structure radius is positive for almost every case, r* for many.</summary>
     [Fact]
     public void Random_cases_have_positive_radii()
