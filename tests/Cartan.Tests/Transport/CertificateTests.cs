@@ -83,6 +83,26 @@ public class CertificateTests
         Assert.True(Certificate.Compute(c0.P, pp, c0.Rows, c0.Cols, c0.Groups, null, o).Pass);
     }
 
+    /// <summary>Weighted edges: ω_gh and the overlap radius γ/(4(1/√E_g + 1/√E_h)) on a two-row PAM, by hand.</summary>
+    [Fact]
+    public void Overlap_weight_and_radius_match_hand_values()
+    {
+        // Row 0: e = (4, 1, 0.01), E = 5.01, θ = 3.34 → S = {0}. Row 1: e = (2.25, 0.01, 1), E = 3.26, θ ≈ 2.173 → S = {0}.
+        double[] p = [2, 1, 0.1,
+                      1.5, 0.1, 1];
+        int[][] g = [[0], [1]];
+        var o = new PamOptions { EdgeWeightThreshold = 0.5 };
+        var s = Pam.Analyze(p, 2, 3, g, o);
+        double w = Math.Min(4 / 5.01, 2.25 / 3.26);
+        Assert.Equal(w, Assert.Single(s.Overlaps).Weight, 14);
+        Assert.Equal((0, 1), (s.Edges[0].G, s.Edges[0].H));
+        var m = Certificate.Margins(s, o);
+        Assert.Equal(w - 0.5, m.GammaOv!.Value, 14);
+        Assert.Equal((w - 0.5) / (4 * (1 / Math.Sqrt(5.01) + 1 / Math.Sqrt(3.26))), m.ROv!.Value, 12);
+        Assert.Empty(Pam.Analyze(p, 2, 3, g, o with { EdgeWeightThreshold = 0.8 }).Edges);
+        Assert.Null(Certificate.Margins(s, new PamOptions()).ROv);
+    }
+
     /// <summary>The generator is not vacuous: the structure radius is positive for almost every case, r* for many.</summary>
     [Fact]
     public void Random_cases_have_positive_radii()
