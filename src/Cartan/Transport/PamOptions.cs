@@ -1,0 +1,118 @@
+namespace Cartan.Transport;
+
+/// <summary>How the active supports S_g are chosen (methods.md §2(b)). [R]: our operational definition.</summary>
+public enum SupportRule
+{
+    /// <summary>S_g = {j : e_g(j) ≥ θ_g} with θ_g = θ·E_g^full/n_cols (default).</summary>
+    Threshold,
+
+    /// <summary>
+    /// The minimal top-energy set of P_full reaching q_s·E_g, turned into a threshold halfway between the smallest included and the
+    /// largest excluded column energy of P_full, so that P_trunc is judged by the same threshold rule on the same scale.
+    /// </summary>
+    EnergyQuantile,
+}
+
+/// <summary>Profile similarity used by the ICM labels. [R]</summary>
+public enum ProfileCorrelation
+{
+    /// <summary>Pearson correlation of e_g(·) and e_h(·) across columns (default); a constant profile correlates 0.</summary>
+    Pearson,
+
+    /// <summary>Cosine similarity of e_g(·) and e_h(·); a zero profile gives 0.</summary>
+    Cosine,
+}
+
+/// <summary>
+/// Every constant of the GSA II Physical Alignment Matrix, static certificate and Invariant Channel Mapping (methods.md §2(b)–(c)).
+/// All of them are [R]: this project's own operational choices, reconstructed because the paper's full text was unavailable;
+/// none is "the paper's value".
+/// </summary>
+public sealed record PamOptions
+{
+    /// <summary>θ in θ_g = θ·E_g^full/n_cols ("twice the group's mean column energy"). Default 2.</summary>
+    public double Theta { get; init; } = 2.0;
+
+    /// <summary>Support rule; default <see cref="SupportRule.Threshold"/>.</summary>
+    public SupportRule Support { get; init; } = SupportRule.Threshold;
+
+    /// <summary>q_s for <see cref="SupportRule.EnergyQuantile"/>. Default 0.9.</summary>
+    public double SupportQuantile { get; init; } = 0.9;
+
+    /// <summary>h_min for hub columns (n(j) ≥ h_min); null means max(3, ⌈0.25·R⌉).</summary>
+    public int? HubMin { get; init; }
+
+    /// <summary>ν_max, the largest admissible per-group noise fraction. Default 0.2.</summary>
+    public double NuMax { get; init; } = 0.2;
+
+    /// <summary>θ_ω: when set, an edge g–h also needs ω_gh ≥ θ_ω and the overlap radius r_ov enters r*. Default null (off).</summary>
+    public double? EdgeWeightThreshold { get; init; }
+
+    /// <summary>θ_c: SC iff c_g ≥ θ_c. Default 0.6.</summary>
+    public double ThetaCore { get; init; } = 0.6;
+
+    /// <summary>θ_o: SA needs o_g ≥ θ_o. Default 0.4.</summary>
+    public double ThetaOverlap { get; init; } = 0.4;
+
+    /// <summary>θ_ρ: SA needs max_h ρ_gh ≥ θ_ρ. Default 0.5.</summary>
+    public double ThetaRho { get; init; } = 0.5;
+
+    /// <summary>Profile similarity for ρ_gh. Default Pearson.</summary>
+    public ProfileCorrelation Correlation { get; init; } = ProfileCorrelation.Pearson;
+
+    /// <summary>K, the number of random perturbations of the label test. Default 32.</summary>
+    public int PerturbationCount { get; init; } = 32;
+
+    /// <summary>Seed of every random choice (label perturbations, k-means). Default 20260504.</summary>
+    public ulong Seed { get; init; } = 20260504;
+
+    /// <summary>Incidence feeding the PAM. Default physical.</summary>
+    public IncidenceKind Incidence { get; init; } = IncidenceKind.Physical;
+
+    /// <summary>h_min for R row groups.</summary>
+    public int HubMinFor(int groupCount) => HubMin ?? Math.Max(3, (groupCount + 3) / 4);
+
+    /// <summary>Throws <see cref="ArgumentException"/> on an out-of-range constant.</summary>
+    public void Validate()
+    {
+        if (!(Theta > 0) || double.IsInfinity(Theta)) throw new ArgumentException("PamOptions.Theta must be positive and finite.");
+        if (!(SupportQuantile > 0 && SupportQuantile <= 1)) throw new ArgumentException("PamOptions.SupportQuantile must be in (0, 1].");
+        if (HubMin is < 1) throw new ArgumentException("PamOptions.HubMin must be at least 1.");
+        if (!(NuMax >= 0 && NuMax <= 1)) throw new ArgumentException("PamOptions.NuMax must be in [0, 1].");
+        if (EdgeWeightThreshold is double w && !(w >= 0 && w <= 1)) throw new ArgumentException("PamOptions.EdgeWeightThreshold must be in [0, 1].");
+        if (!(ThetaCore >= 0 && ThetaCore <= 1) || !(ThetaOverlap >= 0 && ThetaOverlap <= 1) || !(ThetaRho >= -1 && ThetaRho <= 1))
+            throw new ArgumentException("PamOptions: θ_c, θ_o must be in [0, 1] and θ_ρ in [−1, 1].");
+        if (PerturbationCount < 0) throw new ArgumentException("PamOptions.PerturbationCount must be ≥ 0.");
+    }
+}
+
+/// <summary>SplitMix64: a small seeded generator, identical on every platform and runtime, for reproducible perturbations.</summary>
+internal sealed class SplitMix64(ulong seed)
+{
+    private ulong _state = seed;
+    private double? _spare;
+
+    public ulong NextUInt64()
+    {
+        ulong z = _state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>Uniform in [0, 1).</summary>
+    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>Uniform integer in [0, n).</summary>
+    public int NextInt(int n) => (int)(NextDouble() * n);
+
+    /// <summary>Standard normal (Box–Muller).</summary>
+    public double NextGaussian()
+    {
+        if (_spare is double s) { _spare = null; return s; }
+        double u1 = 1.0 - NextDouble(), u2 = NextDouble();
+        double r = Math.Sqrt(-2.0 * Math.Log(u1));
+        _spare = r * Math.Sin(2 * Math.PI * u2);
+        return r * Math.Cos(2 * Math.PI * u2);
+    }
+}
