@@ -48,6 +48,34 @@ public static class Cli
     {
         try
         {
+            return RunCommand(argv, stdout, stderr);
+        }
+        finally
+        {
+            // Resource accounting for benchmarks and the memory tests: CARTAN_REPORT_RSS=1 prints the peak resident set.
+            if (Environment.GetEnvironmentVariable("CARTAN_REPORT_RSS") == "1" && PeakRssMiB() is double rss)
+                stderr.WriteLine($"peak_rss_mib: {rss.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)}");
+        }
+    }
+
+    /// <summary>VmHWM from /proc/self/status (Linux), in MiB.</summary>
+    public static double? PeakRssMiB()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return double.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
+
+    private static int RunCommand(string[] argv, TextWriter stdout, TextWriter stderr)
+    {
+        try
+        {
             if (argv.Length == 0 || argv[0] is "--help" or "-h" or "help") { stdout.Write(Help); return argv.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok; }
             if (argv[0] == "--version") { stdout.WriteLine($"cartan {Analyzer.Version}"); return ExitCodes.Ok; }
             var rest = argv[1..];

@@ -23,6 +23,14 @@ public sealed record AnalyzeOptions
     public TransportOptions Transport { get; init; } = new();
     public FlagOptions Flag { get; init; } = new();
     public HeadOverlapOptions Heads { get; init; } = new();
+    public PamOptions Pam { get; init; } = new() { PerturbationCount = 16 };
+    /// <summary>Row groups of the PAM: "auto" (heads where the reading layer has heads, else equal blocks), "heads",
+    /// "blocks:N", "kmeans:N" or "singletons".</summary>
+    public string RowGroups { get; init; } = "auto";
+    /// <summary>Number of equal row blocks for "auto" when the reading layer has no heads.</summary>
+    public int RowBlocks { get; init; } = 8;
+    /// <summary>Skip the PAM certificate (transport and flag diagnostics only).</summary>
+    public bool NoCertificate { get; init; }
     /// <summary>Bootstrap replicates of the WW tail α interval (0 turns it off).</summary>
     public int BootstrapReplicates { get; init; } = 0;
     public int Seed { get; init; } = 0;
@@ -158,6 +166,18 @@ public static class Analyzer
             new("head_rank", o.Heads.Rank),
             new("head_baseline_draws", o.Heads.Draws),
             new("seed", o.Seed),
+            new("pam_incidence", o.Pam.Incidence.ToString().ToLowerInvariant()),
+            new("pam_theta", o.Pam.Theta),
+            new("pam_hub_min", o.Pam.HubMin),
+            new("pam_nu_max", o.Pam.NuMax),
+            new("pam_theta_core", o.Pam.ThetaCore),
+            new("pam_theta_overlap", o.Pam.ThetaOverlap),
+            new("pam_theta_rho", o.Pam.ThetaRho),
+            new("pam_perturbations", o.Pam.PerturbationCount),
+            new("pam_seed", o.Pam.Seed),
+            new("row_groups", o.RowGroups),
+            new("row_blocks", o.RowBlocks),
+            new("certificate", !o.NoCertificate),
             new("include_embeddings", o.Graph.IncludeEmbeddings),
             new("conv_view", o.Graph.ConvView.ToString().ToLowerInvariant()),
             new("infer_pairs", o.Graph.InferPairs),
@@ -298,6 +318,8 @@ public static class Analyzer
             var svdN = Linalg.Lapack.TopSvd(wn, p, m, kn);
             var t = InterfaceTransport.Compute(wl, m, n, sigL, wn, p, sigN, o.Transport, tailL, tailN, svdL, svdN);
             var flag = Flag.Pair(wl, m, n, wn, p, o.Flag, svdL, svdN);
+            var cert = o.NoCertificate ? null : PamProtocol.CertifyPair(wl, m, n, wn, p, t.KFrom, t.KTo, t.Bound,
+                inc => RowGroupsFor(b, inc, o), o.Pam, a.IsConv ? a.Taps : 1, b.IsConv ? b.Taps : 1, null, svdL, svdN, sigL);
             var extra = new Dictionary<string, object?>
             {
                 ["k_from"] = t.KFrom,
@@ -311,12 +333,45 @@ public static class Analyzer
                 ["commutator"] = flag.Commutator,
                 ["commutator_method"] = flag.CommutatorMethod,
             };
+            if (cert is not null)
+            {
+                extra["certificate"] = Dict(("radius", cert.Radius), ("delta", cert.Delta), ("epsilon", cert.Epsilon), ("pass", cert.Pass),
+                    ("supports_equal", cert.SupportsEqual), ("row_groups", cert.RowGroupCount), ("active_gap", cert.ActiveGap),
+                    ("noise_margin", cert.NoiseMargin), ("noise_bound_holds", cert.Certificate.NoiseBoundHolds),
+                    ("radius_active", cert.Certificate.RadiusActive), ("radius_noise", cert.Certificate.RadiusNoise),
+                    ("labels", cert.Labels.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value)).ToList()),
+                    ("labels_pass", cert.LabelsPass), ("row_margin", cert.Icm.Full.RowMargin), ("profile_margin", cert.Icm.Full.ProfileMargin),
+                    ("incidence", cert.Incidence.Kind.ToString().ToLowerInvariant()), ("support_sizes", cert.SupportSizes), ("srs_sizes", cert.SrsSizes));
+                extra["pam"] = Dict(("shape", cert.Shape),
+                    ("energy", Dict(("core", cert.Energy.CoreFraction), ("overlap", cert.Energy.OverlapFraction), ("noise", cert.Energy.NoiseFraction), ("total", cert.Energy.Total))),
+                    ("hubs", cert.Hubs.ToArray()),
+                    ("srs", cert.Srs.Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value.ToArray())).ToList()),
+                    ("edges", cert.Edges),
+                    ("block_energy", BlockRows(cert.BlockEnergy, cert.RowGroupCount, cert.ColumnGroups.Length)));
+            }
             return rec with { Extra = extra, Status = t.BoundHolds ? "ok" : "failed", Reason = t.BoundHolds ? null : "truncation bound violated (a bug: please report)" };
         }
         catch (Exception e) when (e is CartanFormatException or Linalg.LinalgException)
         {
             return rec with { Status = "failed", Reason = e.Message };
         }
+    }
+
+    private static double[][] BlockRows(System.Collections.Immutable.ImmutableArray<double> flat, int rows, int cols) =>
+        Enumerable.Range(0, rows).Select(i => Enumerable.Range(0, cols).Select(j => flat[i * cols + j]).ToArray()).ToArray();
+
+    /// <summary>Row groups of a PAM whose rows are the outputs of <paramref name="to"/> (methods.md §2(b) "row groups").</summary>
+    private static int[][] RowGroupsFor(LayerSpec to, IncidenceResult inc, AnalyzeOptions o)
+    {
+        int rows = inc.Rows;
+        var spec = o.RowGroups;
+        int N(string s) => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v > 0 ? Math.Min(v, rows) : Math.Min(o.RowBlocks, rows);
+        if (spec == "singletons") return Transport.RowGroups.Singletons(rows);
+        if (spec.StartsWith("blocks:", StringComparison.Ordinal)) return Transport.RowGroups.EqualBlocks(rows, N(spec[7..]));
+        if (spec.StartsWith("kmeans:", StringComparison.Ordinal)) return Transport.RowGroups.KMeans(inc.Full.AsSpan(), rows, inc.Cols, N(spec[7..]), (ulong)o.Seed);
+        bool heads = to.Heads is { HeadDim: > 0 } h && h.NumHeads * h.HeadDim == rows && to.Role is Roles.Q or Roles.K or Roles.V;
+        if (heads) return Transport.RowGroups.Heads(rows, to.Heads!.HeadDim);
+        return Transport.RowGroups.EqualBlocks(rows, Math.Min(o.RowBlocks, rows));
     }
 
     /// <summary>k ↦ T_k(α̂) of the fitted chart, on the orbit of the spectrum's own numerical rank.</summary>

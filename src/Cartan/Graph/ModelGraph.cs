@@ -34,6 +34,8 @@ public sealed class LayerSpec
     /// <summary>(rows, cols) of the matrix in another view (convolutions only differ).</summary>
     public required Func<MatrixView, (int Rows, int Cols)> ShapeIn { get; init; }
     public bool IsConv => Shape.Length >= 3 && Role is Roles.Conv;
+    /// <summary>Spatial taps kh·kw of a convolution (1 for a dense layer).</summary>
+    public int Taps => IsConv && Canonical.ConvDims(Shape, Layout) is { } c ? (int)c.Taps : 1;
 }
 
 /// <summary>A tensor that is not analysed, with the reason (shown by <c>inspect</c> and in the JSON).</summary>

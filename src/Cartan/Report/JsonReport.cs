@@ -111,6 +111,10 @@ public static class JsonReport
             case bool b: w.WriteBooleanValue(b); break;
             case int i: w.WriteNumberValue(i); break;
             case long l: w.WriteNumberValue(l); break;
+            case ulong ul: w.WriteNumberValue(ul); break;
+            case uint ui: w.WriteNumberValue(ui); break;
+            case short sh: w.WriteNumberValue(sh); break;
+            case byte by: w.WriteNumberValue(by); break;
             case double d: if (double.IsFinite(d)) w.WriteNumberValue(d); else w.WriteNullValue(); break;
             case float f: if (float.IsFinite(f)) w.WriteNumberValue((double)f); else w.WriteNullValue(); break;
             case IEnumerable<KeyValuePair<string, object?>> dict:

@@ -111,6 +111,7 @@ public static class InterfaceTransport
         return new TransportResult(k, k2, tl, tn, error, bound, cert, pred, cos, t2 / Math.Min(k, k2),
             (double)Math.Max(k, k2) / m,
             // The error comes from a difference of squares: it carries an absolute rounding of about √ε·‖K‖_F.
-            error <= bound + 1e-7 * Math.Sqrt(full2));
+            // K is normalised (‖K‖_F ≤ 1), so 1e-14 absolute covers the rounding of an exactly-zero product.
+            error <= bound + 1e-7 * Math.Sqrt(full2) + 1e-14);
     }
 }
