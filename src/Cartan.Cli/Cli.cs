@@ -200,6 +200,11 @@ public static class Cli
         if (json is null && csv is null && html is null)
             stdout.Write(SummaryTable(result));
         var written = string.Join(", ", new[] { json, csv, html }.Where(p => p is not null));
+        int withCert = result.Interfaces.Count(i => i.Extra.ContainsKey("certificate"));
+        int certified = result.Interfaces.Count(i => i.Extra.TryGetValue("certificate", out var c) && c is IEnumerable<KeyValuePair<string, object?>> kv && kv.Any(x => x.Key == "pass" && x.Value is true));
+        int chainsHold = result.Chains.Count(c => c.TryGetValue("bound_holds", out var v) && v is true);
+        if (withCert > 0 || result.Chains.Count > 0)
+            stdout.WriteLine($"cartan: certificates {certified}/{withCert} interfaces pass; chain budgets hold on {chainsHold}/{result.Chains.Count} chains; {result.Heads.Count} head-overlap records");
         stdout.WriteLine($"cartan: {result.Model.Architecture} model {Describe(model)}: {result.Layers.Count} layers analysed ({ok} ok, {unreliable} unreliable, {failed} failed), {skipped} tensors skipped, {result.Interfaces.Count} interfaces, in {sw.Elapsed.TotalSeconds:F1} s [lapack: {result.Tool.Lapack}]{(written.Length > 0 ? "; wrote " + written : "")}");
         return failed > 0 ? ExitCodes.LayersFailed : ExitCodes.Ok;
     }

@@ -60,6 +60,7 @@ public static class Analyzer
         int total = graph.Layers.Count + (options.SpectraOnly ? 0 : graph.Interfaces.Count + heads), done = 0;
         void Tick(string item) => progress?.Report(new Progress(Interlocked.Increment(ref done), total, item));
 
+        var started = System.Diagnostics.Stopwatch.StartNew();
         var timing = Environment.GetEnvironmentVariable("CARTAN_TIMING") == "1" ? System.Diagnostics.Stopwatch.StartNew() : null;
         void Phase(string name) { if (timing is not null) { Console.Error.WriteLine($"timing: {name} {timing.Elapsed.TotalSeconds:F2} s"); timing.Restart(); } }
         var layers = new LayerRecord[graph.Layers.Count];
@@ -101,7 +102,7 @@ public static class Analyzer
             Phase("chains");
         }
 
-        return new AnalysisResult
+        var result = new AnalysisResult
         {
             Tool = new ToolInfo("cartan", Version, Linalg.Lapack.BackendName),
             Model = new ModelInfo(model.Source, model.Format, graph.Architecture, model.Tensors.Count + model.Skipped.Count),
@@ -112,7 +113,9 @@ public static class Analyzer
             Chains = chains,
             Skipped = graph.Skipped.Select(s => new SkippedRecord(s.Name, s.Shape, s.DType, s.Role, s.Reason))
                 .Concat(model.Skipped.Select(s => new SkippedRecord(s.Name, s.Shape, s.StoredType, Roles.Other, s.Reason))).ToList(),
+            Seconds = started.Elapsed.TotalSeconds,
         };
+        return result with { Summary = Summary.Of(result) };
     }
 
     /// <summary>Work (flop-like size) above which a job runs alone with every BLAS thread.</summary>

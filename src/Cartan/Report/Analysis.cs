@@ -62,4 +62,8 @@ public sealed record AnalysisResult
     public IReadOnlyList<IReadOnlyDictionary<string, object?>> Heads { get; init; } = [];
     public IReadOnlyList<IReadOnlyDictionary<string, object?>> Chains { get; init; } = [];
     public required IReadOnlyList<SkippedRecord> Skipped { get; init; }
+    /// <summary>Model-level summary (counts, certified fraction, per-kind means, worst margins).</summary>
+    public IReadOnlyList<KeyValuePair<string, object?>> Summary { get; init; } = [];
+    /// <summary>Wall time of the analysis in seconds.</summary>
+    public double? Seconds { get; init; }
 }

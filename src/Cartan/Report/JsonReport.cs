@@ -82,6 +82,8 @@ public static class JsonReport
         }
         w.WriteEndArray();
 
+        w.WritePropertyName("summary"); Value(w, a.Summary);
+        w.WritePropertyName("seconds"); Value(w, a.Seconds);
         w.WritePropertyName("heads"); Value(w, a.Heads);
         w.WritePropertyName("chains"); Value(w, a.Chains);
 
