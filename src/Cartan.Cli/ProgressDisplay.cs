@@ -36,7 +36,7 @@ public sealed class ProgressDisplay : IProgress<Progress>, IDisposable
                 if (decile != _lastDecile)
                 {
                     _lastDecile = decile;
-                    _err.WriteLine($"{_label}: {p.Done}/{p.Total} layers ({decile * 10}%)");
+                    _err.WriteLine($"{_label}: {p.Done}/{p.Total} jobs ({decile * 10}%)");
                 }
             }
         }
