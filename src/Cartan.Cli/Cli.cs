@@ -21,11 +21,21 @@ public static class Cli
         usage:
           cartan inspect [MODEL] [--json FILE] [graph options]
           cartan analyze [MODEL] [--json FILE] [--csv FILE] [--html FILE] [--out DIR] [graph options] [--threads N] [--quiet]
+          cartan merge PART.json... [--json FILE] [--csv FILE] [--html FILE] [--out DIR]
           cartan --version
 
         MODEL is a file or folder: safetensors (single or *.safetensors.index.json), ONNX, tfjs model.json or
         weights manifest, .npy/.npz, or a Hugging Face style folder (config.json + weights). Without MODEL the
         embedded default model (all-MiniLM-L6-v2) is used.
+
+        analyze options:
+          --shard I/N             analyse only part I of N (0-based) of the plan; join the parts with cartan merge
+          --spectra-only          per-layer spectra only (no interfaces, heads, chains)
+          --no-certificate        skip the PAM certificates (transport and flag diagnostics still run)
+          --row-groups SPEC       PAM row groups: auto, heads, blocks:N, kmeans:N, singletons (default auto)
+          --bootstrap N           seeded bootstrap interval of the WW tail alpha with N replicates
+          --seed N                seed of every random step (default 0)
+          --q Q                   energy quantile of the dominant windows (default 0.9)
 
         graph options:
           --pair A B              add an explicit interface (tensor/layer names; repeatable)
@@ -83,6 +93,7 @@ public static class Cli
             {
                 "inspect" => Inspect(rest, stdout, stderr),
                 "analyze" or "analyse" => Analyze(rest, stdout, stderr),
+                "merge" => MergeCommand(rest, stdout),
                 _ => throw new UsageException($"unknown command '{argv[0]}' (commands: inspect, analyze)"),
             };
         }
@@ -169,7 +180,8 @@ public static class Cli
     {
         var arity = new Dictionary<string, int>(GraphArity)
         {
-            ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--threads"] = 1, ["--quiet"] = 0,
+            ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--threads"] = 1, ["--quiet"] = 0, ["--shard"] = 1,
+            ["--spectra-only"] = 0, ["--no-certificate"] = 0, ["--row-groups"] = 1, ["--bootstrap"] = 1, ["--seed"] = 1, ["--q"] = 1,
         };
         var a = Args.Parse(argv, arity);
         if (a.Has("--help")) { stdout.Write(Help); return ExitCodes.Ok; }
@@ -186,7 +198,26 @@ public static class Cli
         }
         foreach (var p in new[] { json, csv, html }) if (p is not null) GuardOutput(p, model);
 
-        var options = new AnalyzeOptions { Graph = gopts, Parallelism = threads };
+        (int, int)? shard = null;
+        if (a.Get("--shard") is string sh)
+        {
+            var parts = sh.Split('/');
+            if (parts.Length != 2 || !int.TryParse(parts[0], out var si) || !int.TryParse(parts[1], out var sn) || sn < 1 || si < 0 || si >= sn)
+                throw new UsageException($"--shard takes I/N with 0 ≤ I < N, got '{sh}'");
+            shard = (si, sn);
+        }
+        var rowGroups = a.Get("--row-groups") ?? "auto";
+        if (rowGroups is not ("auto" or "heads" or "singletons") && !System.Text.RegularExpressions.Regex.IsMatch(rowGroups, @"^(blocks|kmeans):[1-9][0-9]*$"))
+            throw new UsageException($"--row-groups takes auto, heads, blocks:N, kmeans:N or singletons, got '{rowGroups}'");
+        double q = 0.9;
+        if (a.Get("--q") is string qs && (!double.TryParse(qs, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out q) || q <= 0 || q >= 1))
+            throw new UsageException($"--q takes a number in (0, 1), got '{qs}'");
+        var options = new AnalyzeOptions
+        {
+            Graph = gopts, Parallelism = threads, Shard = shard, SpectraOnly = a.Has("--spectra-only"), NoCertificate = a.Has("--no-certificate"),
+            RowGroups = rowGroups, BootstrapReplicates = a.GetInt("--bootstrap", 0) ?? 0, Seed = a.GetInt("--seed", 0) ?? 0,
+            Transport = new Cartan.Transport.TransportOptions { Q = q },
+        };
         using var progress = ProgressDisplay.Create(stderr, quiet: a.Has("--quiet"), label: "analyze");
         var result = Analyzer.Run(model, graph, options, progress);
         progress.Finish();
@@ -207,6 +238,34 @@ public static class Cli
             stdout.WriteLine($"cartan: certificates {certified}/{withCert} interfaces pass; chain budgets hold on {chainsHold}/{result.Chains.Count} chains; {result.Heads.Count} head-overlap records");
         stdout.WriteLine($"cartan: {result.Model.Architecture} model {Describe(model)}: {result.Layers.Count} layers analysed ({ok} ok, {unreliable} unreliable, {failed} failed), {skipped} tensors skipped, {result.Interfaces.Count} interfaces, in {sw.Elapsed.TotalSeconds:F1} s [lapack: {result.Tool.Lapack}]{(written.Length > 0 ? "; wrote " + written : "")}");
         return failed > 0 ? ExitCodes.LayersFailed : ExitCodes.Ok;
+    }
+
+    // ------------------------------------------------------------------ merge
+
+    private static int MergeCommand(string[] argv, TextWriter stdout)
+    {
+        var a = Args.Parse(argv, new Dictionary<string, int> { ["--json"] = 1, ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--help"] = 0 });
+        if (a.Has("--help")) { stdout.Write(Help); return ExitCodes.Ok; }
+        if (a.Positionals.Count == 0) throw new UsageException("merge needs the PART.json files of a --shard run");
+        string? json = a.Get("--json"), csv = a.Get("--csv"), html = a.Get("--html"), outDir = a.Get("--out");
+        if (outDir is not null)
+        {
+            json ??= Path.Combine(outDir, "analysis.json");
+            csv ??= Path.Combine(outDir, "layers.csv");
+            html ??= Path.Combine(outDir, "report.html");
+        }
+        if (json is null && csv is null && html is null) throw new UsageException("merge needs --json FILE or --out DIR");
+        foreach (var p in new[] { json, csv, html })
+            if (p is not null && a.Positionals.Any(x => Path.GetFullPath(x) == Path.GetFullPath(p)))
+                throw new UsageException($"output {p} would overwrite an input part");
+        AnalysisResult merged;
+        try { merged = Merge.Parts(a.Positionals.Select(JsonRead.Read).ToList()); }
+        catch (AnalysisReadException e) { throw new CartanFormatException("merge", e.Message); }
+        if (json is not null) JsonReport.Write(merged, json);
+        if (csv is not null) CsvReport.Write(merged, csv);
+        if (html is not null) HtmlReport.Write(merged, html);
+        stdout.WriteLine($"cartan: merged {a.Positionals.Count} parts: {merged.Layers.Count} layers, {merged.Interfaces.Count} interfaces, {merged.Chains.Count} chains; wrote {string.Join(", ", new[] { json, csv, html }.Where(p => p is not null))}");
+        return ExitCodes.Ok;
     }
 
     /// <summary>Refuses to write over an input file.</summary>

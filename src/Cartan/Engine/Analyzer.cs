@@ -38,6 +38,9 @@ public sealed record AnalyzeOptions
     public bool SpectraOnly { get; init; }
     /// <summary>Parallel jobs (default: the number of cores).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
+    /// <summary>Run only shard Index of Count (0-based): layers, interfaces and head blocks whose plan position ≡ Index (mod Count).
+    /// Chains are left to <c>cartan merge</c>, which has every layer.</summary>
+    public (int Index, int Count)? Shard { get; init; }
 }
 
 /// <summary>Progress of a run: completed, total, and the item just finished.</summary>
@@ -56,8 +59,15 @@ public static class Analyzer
 
     public static AnalysisResult Run(WeightModel model, ModelGraph graph, AnalyzeOptions options, IProgress<Progress>? progress = null)
     {
-        int heads = options.SpectraOnly ? 0 : HeadBlocks(graph).Count;
-        int total = graph.Layers.Count + (options.SpectraOnly ? 0 : graph.Interfaces.Count + heads), done = 0;
+        bool Mine(int index) => options.Shard is not (int si, int sn) || index % sn == si;
+        var blocks = HeadBlocks(graph);
+        var myLayers = Enumerable.Range(0, graph.Layers.Count).Where(Mine).ToList();
+        var myInterfaces = options.SpectraOnly ? [] : Enumerable.Range(0, graph.Interfaces.Count).Where(Mine).ToList();
+        var myBlocks = options.SpectraOnly ? [] : Enumerable.Range(0, blocks.Count).Where(Mine).ToList();
+        // A shard also needs the spectra of the ends of its interfaces (computed, not reported).
+        var needed = myLayers.Concat(myInterfaces.SelectMany(i => new[] { graph.Interfaces[i].From, graph.Interfaces[i].To })
+            .Select(n => graph.Layers.ToList().FindIndex(l => l.Name == n))).Where(i => i >= 0).Distinct().Order().ToList();
+        int total = needed.Count + myInterfaces.Count + myBlocks.Count, done = 0;
         void Tick(string item) => progress?.Report(new Progress(Interlocked.Increment(ref done), total, item));
 
         var started = System.Diagnostics.Stopwatch.StartNew();
@@ -65,40 +75,40 @@ public static class Analyzer
         void Phase(string name) { if (timing is not null) { Console.Error.WriteLine($"timing: {name} {timing.Elapsed.TotalSeconds:F2} s"); timing.Restart(); } }
         var layers = new LayerRecord[graph.Layers.Count];
         var states = new ConcurrentDictionary<string, LayerState>();
-        Schedule(graph.Layers.Count, i => (double)graph.Layers[i].Rows * graph.Layers[i].Cols * Math.Min(graph.Layers[i].Rows, graph.Layers[i].Cols), options, i =>
+        Schedule(needed.Count, j => { var l = graph.Layers[needed[j]]; return (double)l.Rows * l.Cols * Math.Min(l.Rows, l.Cols); }, options, j =>
         {
-            var spec = graph.Layers[i];
-            layers[i] = AnalyzeLayer(spec, options, states);
+            var spec = graph.Layers[needed[j]];
+            layers[needed[j]] = AnalyzeLayer(spec, options, states);
             Tick(spec.Name);
         });
 
         Phase("layers");
-        var interfaces = new InterfaceRecord[options.SpectraOnly ? 0 : graph.Interfaces.Count];
+        var interfaces = new InterfaceRecord[myInterfaces.Count];
         var headRecords = new List<IReadOnlyDictionary<string, object?>>();
         var chains = new List<IReadOnlyDictionary<string, object?>>();
         if (!options.SpectraOnly)
         {
-            Schedule(interfaces.Length, i =>
+            Schedule(interfaces.Length, j =>
             {
-                var (x, y) = (graph.Layer(graph.Interfaces[i].From)!, graph.Layer(graph.Interfaces[i].To)!);
+                var (x, y) = (graph.Layer(graph.Interfaces[myInterfaces[j]].From)!, graph.Layer(graph.Interfaces[myInterfaces[j]].To)!);
                 return (double)x.Rows * x.Cols * y.Rows;
-            }, options, i =>
+            }, options, j =>
             {
-                var f = graph.Interfaces[i];
-                interfaces[i] = AnalyzeInterface(graph, f, states, options);
+                var f = graph.Interfaces[myInterfaces[j]];
+                interfaces[j] = AnalyzeInterface(graph, f, states, options);
                 Tick($"{f.From} → {f.To}");
             });
             Phase("interfaces");
-            var blocks = HeadBlocks(graph);
-            var perBlock = new List<IReadOnlyDictionary<string, object?>>[blocks.Count];
-            Schedule(blocks.Count, i => (double)blocks[i].D * blocks[i].D * blocks[i].D, options, i =>
+            var perBlock = new List<IReadOnlyDictionary<string, object?>>[myBlocks.Count];
+            Schedule(myBlocks.Count, j => (double)blocks[myBlocks[j]].D * blocks[myBlocks[j]].D * blocks[myBlocks[j]].D, options, j =>
             {
-                perBlock[i] = AnalyzeHeads(blocks[i], options);
-                Tick($"heads of block {blocks[i].Block}");
+                var b = blocks[myBlocks[j]];
+                perBlock[j] = AnalyzeHeads(b, options);
+                Tick($"heads of block {b.Block}");
             });
             foreach (var b in perBlock) headRecords.AddRange(b);
             Phase("heads");
-            chains.AddRange(Chains(graph, states, options));
+            if (options.Shard is null) chains.AddRange(Chains(layers, options.Chart));
             Phase("chains");
         }
 
@@ -107,13 +117,17 @@ public static class Analyzer
             Tool = new ToolInfo("cartan", Version, Linalg.Lapack.BackendName),
             Model = new ModelInfo(model.Source, model.Format, graph.Architecture, model.Tensors.Count + model.Skipped.Count),
             Settings = Settings(graph, options),
-            Layers = layers,
+            Layers = myLayers.Select(i => layers[i]).ToList(),
             Interfaces = interfaces,
             Heads = headRecords,
             Chains = chains,
             Skipped = graph.Skipped.Select(s => new SkippedRecord(s.Name, s.Shape, s.DType, s.Role, s.Reason))
                 .Concat(model.Skipped.Select(s => new SkippedRecord(s.Name, s.Shape, s.StoredType, Roles.Other, s.Reason))).ToList(),
             Seconds = started.Elapsed.TotalSeconds,
+            Shard = options.Shard is (int index, int count)
+                ? new ShardInfo(index, count, graph.Layers.Select(l => l.Name).ToArray(),
+                    graph.Interfaces.Select(f => new[] { f.From, f.To }).ToArray(), blocks.Select(b => b.Block).ToArray())
+                : null,
         };
         return result with { Summary = Summary.Of(result) };
     }
@@ -444,25 +458,44 @@ public static class Analyzer
 
     // ------------------------------------------------------------------ chains
 
-    private static IEnumerable<IReadOnlyDictionary<string, object?>> Chains(ModelGraph g, ConcurrentDictionary<string, LayerState> states, AnalyzeOptions o)
+    /// <summary>
+    /// Chain budgets (variant A) from the layer records: one chain per role for transformers, the forward chain
+    /// otherwise. Uses only values the JSON holds, so a merge of sharded runs computes exactly the same chains.
+    /// </summary>
+    public static List<IReadOnlyDictionary<string, object?>> Chains(IReadOnlyList<LayerRecord> layers, PowerLawChart chart)
     {
-        bool transformer = g.Layers.Any(l => Roles.IsAttention(l.Role));
+        var result = new List<IReadOnlyDictionary<string, object?>>();
+        bool transformer = layers.Any(l => Roles.IsAttention(l.Role));
         var groups = transformer
-            ? g.Layers.GroupBy(l => l.Role).Select(x => (Name: x.Key, Layers: x.OrderBy(l => l.Order).ToList()))
-            : [("forward", g.Layers.OrderBy(l => l.Order).ToList())];
+            ? layers.GroupBy(l => l.Role).Select(x => (Name: x.Key, Layers: x.ToList()))
+            : [("forward", layers.ToList())];
+        string key = chart.ToString().ToLowerInvariant();
         foreach (var (name, list) in groups)
         {
-            var profiled = list.Where(l => states.TryGetValue(l.Name, out var s) && s.Profile.Chart(o.Chart) is not null)
-                .Select(l => (l.Name, states[l.Name].Profile)).ToList();
-            if (profiled.Count < 2) continue;
-            var c = ChainBudget.Static(name, profiled, o.Chart);
-            yield return new Dictionary<string, object?>
+            var fits = new List<(string Name, double Alpha, double Tau, double Rho, int Rank)>();
+            foreach (var l in list)
             {
-                ["name"] = name, ["chart"] = o.Chart.ToString().ToLowerInvariant(), ["layers"] = c.Layers, ["alpha"] = c.Alpha, ["tau"] = c.Tau,
+                if (l.Rank is not int rank || !l.Extra.TryGetValue("tau", out var tauObj) || ToDouble(tauObj) is not double tau) continue;
+                if (!l.Extra.TryGetValue("charts", out var charts) || Field(charts, key) is not { } fit) continue;
+                if (ToDouble(Field(fit, "alpha")) is not double alpha || ToDouble(Field(fit, "tau_residual")) is not double rho) continue;
+                fits.Add((l.Name, alpha, tau, rho, rank));
+            }
+            if (fits.Count < 2) continue;
+            var c = ChainBudget.FromFits(name, chart, fits.Select(f => f.Name).ToArray(), fits.Select(f => f.Alpha).ToArray(),
+                fits.Select(f => f.Tau).ToArray(), fits.Select(f => f.Rho).ToArray(), fits.Select(f => f.Rank).ToArray());
+            result.Add(new Dictionary<string, object?>
+            {
+                ["name"] = name, ["chart"] = key, ["layers"] = c.Layers, ["alpha"] = c.Alpha, ["tau"] = c.Tau,
                 ["rho"] = c.Rho, ["rank"] = c.Rank, ["net_displacement"] = c.NetDisplacement, ["slack"] = c.Slack,
                 ["residual_variation"] = c.ResidualVariation, ["dimension_variation"] = c.DimensionVariation, ["margin"] = c.Margin,
                 ["total_variation"] = c.TotalVariation, ["bound"] = c.Bound, ["bound_holds"] = c.BoundHolds, ["reason"] = c.Reason,
-            };
+            });
         }
+        return result;
     }
+
+    private static object? Field(object? dict, string key) =>
+        dict is IEnumerable<KeyValuePair<string, object?>> kvs ? kvs.FirstOrDefault(kv => kv.Key == key).Value : null;
+
+    private static double? ToDouble(object? v) => v switch { double d => d, long l => l, int i => i, _ => null };
 }

@@ -305,7 +305,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
                 rule = consumer is null ? "4-D weight (convolution kernel)" : rule;
             }
             if (layout is TensorLayout.Unknown or TensorLayout.OutIn or TensorLayout.InOut)
-                layout = model.Format == "tfjs" ? TensorLayout.HWIO : TensorLayout.OIHW;
+                layout = model.Format == "tfjs" || IsKerasKernel(t.Name) ? TensorLayout.HWIO : TensorLayout.OIHW;
             var cd = Canonical.ConvDims(t.Shape, layout)!.Value;
             if (cd.I == 1 && cd.O > 1 && cd.Taps > 1)
             { Skip(t, Roles.Conv, "depthwise convolution: blocks of 1×k² are too small for spectra (methods.md §0.5)"); return; }
@@ -320,6 +320,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
         }
 
         // 2-D
+        if (layout == TensorLayout.Unknown && IsKerasKernel(t.Name)) layout = TensorLayout.InOut;
         if (layout == TensorLayout.Unknown)
         {
             layout = model.Format == "tfjs" || (match?.Family == "gpt2" && IsGpt2Conv1D(t)) ? TensorLayout.InOut : TensorLayout.OutIn;
@@ -358,6 +359,10 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
         if (Math.Min(rr, cc) < 2) { Skip(t, Roles.Conv, $"matrix {rr}×{cc}: rank below 2, no spectrum (methods.md §0.5)"); return false; }
         return true;
     }
+
+    /// <summary>Keras/TensorFlow names weights ".../kernel" and stores them [in, out] (dense) or HWIO (conv), whatever file holds them.</summary>
+    private static bool IsKerasKernel(string name) =>
+        name.EndsWith("/kernel", StringComparison.Ordinal) || name.EndsWith(".kernel", StringComparison.Ordinal) || name.EndsWith("/kernel:0", StringComparison.Ordinal);
 
     /// <summary>GPT-2's Conv1D stores [in, out]; c_attn is d×3d, c_fc d×4d, c_proj 4d×d (mlp) or d×d (attn).</summary>
     private static bool IsGpt2Conv1D(WeightTensor t) => t.Shape.Length == 2;

@@ -48,6 +48,9 @@ public sealed record InterfaceRecord
 /// <summary>A tensor that was not analysed, with the reason.</summary>
 public sealed record SkippedRecord(string Name, long[] Shape, string DType, string Role, string Reason);
 
+/// <summary>Which part of the plan a sharded run covered, and the plan itself (layer names, interface pairs, head blocks in order).</summary>
+public sealed record ShardInfo(int Index, int Count, string[] PlanLayers, string[][] PlanInterfaces, int[] PlanHeadBlocks);
+
 /// <summary>The whole analysis: schema <c>cartan.analysis/1</c>.</summary>
 public sealed record AnalysisResult
 {
@@ -64,6 +67,8 @@ public sealed record AnalysisResult
     public required IReadOnlyList<SkippedRecord> Skipped { get; init; }
     /// <summary>Model-level summary (counts, certified fraction, per-kind means, worst margins).</summary>
     public IReadOnlyList<KeyValuePair<string, object?>> Summary { get; init; } = [];
+    /// <summary>Set on the output of a <c>--shard i/n</c> run: the whole plan, so that <c>cartan merge</c> can restore the order.</summary>
+    public ShardInfo? Shard { get; init; }
     /// <summary>Wall time of the analysis in seconds.</summary>
     public double? Seconds { get; init; }
 }

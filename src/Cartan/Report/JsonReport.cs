@@ -83,6 +83,17 @@ public static class JsonReport
         w.WriteEndArray();
 
         w.WritePropertyName("summary"); Value(w, a.Summary);
+        if (a.Shard is { } sh)
+        {
+            w.WritePropertyName("shard");
+            w.WriteStartObject();
+            w.WriteNumber("index", sh.Index);
+            w.WriteNumber("count", sh.Count);
+            w.WritePropertyName("plan_layers"); Value(w, sh.PlanLayers);
+            w.WritePropertyName("plan_interfaces"); Value(w, sh.PlanInterfaces);
+            w.WritePropertyName("plan_head_blocks"); Value(w, sh.PlanHeadBlocks);
+            w.WriteEndObject();
+        }
         w.WritePropertyName("seconds"); Value(w, a.Seconds);
         w.WritePropertyName("heads"); Value(w, a.Heads);
         w.WritePropertyName("chains"); Value(w, a.Chains);
@@ -101,6 +112,14 @@ public static class JsonReport
         }
         w.WriteEndArray();
         w.WriteEndObject();
+    }
+
+    /// <summary>Compact JSON text of a value (for comparisons).</summary>
+    public static string ToJsonValue(object? v)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms)) Value(w, v);
+        return Encoding.UTF8.GetString(ms.ToArray());
     }
 
     /// <summary>Writes any supported value: null, bool, string, integers, doubles (non-finite → null), dictionaries, sequences.</summary>

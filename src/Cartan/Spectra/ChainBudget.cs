@@ -114,6 +114,19 @@ public static class ChainBudget
     }
 
     /// <summary>
+    /// Variant A from the per-layer chart values alone (α̂, τ, the chart's τ-residual ρ and the numerical rank d, in
+    /// forward order): the same computation as <see cref="Static"/>, for callers that hold fitted values rather than
+    /// profiles (e.g. merging sharded runs).
+    /// </summary>
+    public static ChainBudgetResult FromFits(string name, PowerLawChart chart, string[] names, double[] alpha, double[] tau, double[] rho, int[] rank,
+        ChainOptions? options = null)
+    {
+        if (names.Length < 2)
+            return new ChainBudgetResult { Name = name, Chart = chart, Layers = names, Reason = "a chain needs at least 2 layers" };
+        return Assemble(name, chart, names, alpha, tau, rho, rank, null, options ?? ChainOptions.Default);
+    }
+
+    /// <summary>
     /// Variant B on an explicit chain F_ℓ = J_ℓ F_{ℓ−1}, F_0 = I. <paramref name="jacobians"/> are square d×d row-major
     /// matrices; <paramref name="singularValues"/>(matrix, d) returns the singular values of a d×d row-major matrix,
     /// descending (the LAPACK layer's job). Products are formed with a plain triple loop.
