@@ -126,7 +126,8 @@ public static class Analyzer
             Seconds = started.Elapsed.TotalSeconds,
             Shard = options.Shard is (int index, int count)
                 ? new ShardInfo(index, count, graph.Layers.Select(l => l.Name).ToArray(),
-                    graph.Interfaces.Select(f => new[] { f.From, f.To }).ToArray(), blocks.Select(b => b.Block).ToArray())
+                    options.SpectraOnly ? [] : graph.Interfaces.Select(f => new[] { f.From, f.To }).ToArray(),
+                    options.SpectraOnly ? [] : blocks.Select(b => b.Block).ToArray())
                 : null,
         };
         return result with { Summary = Summary.Of(result) };

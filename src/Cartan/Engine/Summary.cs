@@ -21,12 +21,12 @@ public static class Summary
         {
             new("count", g.Count()),
             new("certified", g.Count(i => Field(Get(i.Extra, "certificate"), "pass") is true)),
-            new("mean_alignment", Mean(g.Select(i => Field(Get(i.Extra, "transport"), "alignment") as double?))),
-            new("mean_commutator", Mean(g.Select(i => Get(i.Extra, "commutator") as double?))),
-            new("mean_truncation_error", Mean(g.Select(i => Field(Get(i.Extra, "transport"), "error") as double?))),
+            new("mean_alignment", Mean(g.Select(i => Field(Get(i.Extra, "transport"), "alignment").AsDouble()))),
+            new("mean_commutator", Mean(g.Select(i => Get(i.Extra, "commutator").AsDouble()))),
+            new("mean_truncation_error", Mean(g.Select(i => Field(Get(i.Extra, "transport"), "error").AsDouble()))),
         })).ToList();
         var worst = withCert
-            .Select(i => (i, r: Field(Get(i.Extra, "certificate"), "radius") as double?, e: Field(Get(i.Extra, "certificate"), "epsilon") as double?))
+            .Select(i => (i, r: Field(Get(i.Extra, "certificate"), "radius").AsDouble(), e: Field(Get(i.Extra, "certificate"), "epsilon").AsDouble()))
             .Where(x => x.r is not null && x.e is not null)
             .OrderBy(x => x.r!.Value - x.e!.Value)
             .Take(5)
@@ -56,6 +56,9 @@ public static class Summary
             new("worst_certificate_margins", worst),
         ];
     }
+
+    /// <summary>A number read back from JSON may be a long (an integral value): both count.</summary>
+    private static double? AsDouble(this object? v) => v switch { double d => d, long l => l, int i => i, _ => null };
 
     /// <summary>"v→o (value into output projection)" → "v→o".</summary>
     public static string KindStem(string kind)

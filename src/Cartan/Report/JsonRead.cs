@@ -35,7 +35,7 @@ public static class JsonRead
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         JsonValueKind.Null => null,
-        JsonValueKind.Number => IsInteger(e) && e.TryGetInt64(out var l) ? l : e.GetDouble(),
+        JsonValueKind.Number => IsInteger(e) && e.TryGetInt64(out var l) ? (object)l : e.GetDouble(),
         _ => null,
     };
 
