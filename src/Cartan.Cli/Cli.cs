@@ -21,6 +21,7 @@ public static class Cli
         usage:
           cartan inspect [MODEL] [--json FILE] [graph options]
           cartan analyze [MODEL] [--json FILE] [--csv FILE] [--html FILE] [--out DIR] [graph options] [--threads N] [--quiet]
+          cartan collapse FEATURES.npy LABELS.npy [--classifier MODEL:TENSOR] [--json FILE]
           cartan merge PART.json... [--json FILE] [--csv FILE] [--html FILE] [--out DIR]
           cartan --version
 
@@ -94,6 +95,7 @@ public static class Cli
                 "inspect" => Inspect(rest, stdout, stderr),
                 "analyze" or "analyse" => Analyze(rest, stdout, stderr),
                 "merge" => MergeCommand(rest, stdout),
+                "collapse" => CollapseCommand(rest, stdout),
                 _ => throw new UsageException($"unknown command '{argv[0]}' (commands: inspect, analyze)"),
             };
         }
@@ -238,6 +240,67 @@ public static class Cli
             stdout.WriteLine($"cartan: certificates {certified}/{withCert} interfaces pass; chain budgets hold on {chainsHold}/{result.Chains.Count} chains; {result.Heads.Count} head-overlap records");
         stdout.WriteLine($"cartan: {result.Model.Architecture} model {Describe(model)}: {result.Layers.Count} layers analysed ({ok} ok, {unreliable} unreliable, {failed} failed), {skipped} tensors skipped, {result.Interfaces.Count} interfaces, in {sw.Elapsed.TotalSeconds:F1} s [lapack: {result.Tool.Lapack}]{(written.Length > 0 ? "; wrote " + written : "")}");
         return failed > 0 ? ExitCodes.LayersFailed : ExitCodes.Ok;
+    }
+
+    // ------------------------------------------------------------------ collapse
+
+    private static int CollapseCommand(string[] argv, TextWriter stdout)
+    {
+        var a = Args.Parse(argv, new Dictionary<string, int> { ["--json"] = 1, ["--classifier"] = 1, ["--help"] = 0 });
+        if (a.Has("--help")) { stdout.Write(Help); return ExitCodes.Ok; }
+        if (a.Positionals.Count != 2) throw new UsageException("collapse needs FEATURES.npy and LABELS.npy");
+        var (h, n, d) = ReadMatrix(a.Positionals[0], expectRank2: true);
+        var (lab, ln, _) = ReadMatrix(a.Positionals[1], expectRank2: false);
+        if (ln != n) throw new UsageException($"{a.Positionals[1]} holds {ln} labels for {n} feature rows");
+        var labels = new int[ln];
+        for (int i = 0; i < ln; i++)
+        {
+            if (lab[i] != Math.Floor(lab[i]) || lab[i] < 0 || lab[i] > int.MaxValue)
+                throw new CartanFormatException(a.Positionals[1], $"label {i} is {lab[i]}: labels must be whole numbers ≥ 0");
+            labels[i] = (int)lab[i];
+        }
+        int C = labels.Max() + 1;
+        double[]? wc = null;
+        if (a.Get("--classifier") is string spec)
+        {
+            int colon = spec.LastIndexOf(':');
+            if (colon <= 0) throw new UsageException("--classifier takes MODEL:TENSOR");
+            using var model = WeightSource.Open(spec[..colon]);
+            var t = model.Find(spec[(colon + 1)..]) ?? throw new UsageException($"{spec[..colon]} has no tensor '{spec[(colon + 1)..]}'");
+            if (t.Shape.Length != 2) throw new UsageException($"classifier {t.Name} is not a matrix");
+            var data = t.ReadDoubles();
+            if (t.Shape[0] == C && t.Shape[1] == d) wc = data;
+            else if (t.Shape[0] == d && t.Shape[1] == C) wc = Cartan.Linalg.MatrixOps.Transpose(data, d, C);
+            else throw new UsageException($"classifier {t.Name} is {t.Shape[0]}×{t.Shape[1]}; expected {C}×{d} (classes × features)");
+        }
+        Cartan.Alignment.CollapseResult r;
+        try { r = Cartan.Alignment.NeuralCollapse.Compute(h, n, d, labels, wc); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        var json = a.Get("--json");
+        if (json is not null)
+            AtomicFile.WriteText(json, JsonReport.ToJsonValue(new List<KeyValuePair<string, object?>>
+            {
+                new("schema", "cartan.collapse/1"), new("samples", r.Samples), new("dimension", r.Dimension), new("classes", r.Classes),
+                new("nc1", r.NC1), new("nc2", r.NC2), new("nc3", r.NC3), new("nc4", r.NC4), new("class_counts", r.ClassCounts),
+                new("within_trace", r.WithinTrace), new("between_trace", r.BetweenTrace),
+                new("subspace_cosines", r.SubspaceCosines), new("subspace_intersection", r.SubspaceIntersection),
+                new("subspace_overlap", r.SubspaceOverlap), new("reading", r.Reading),
+            }) + "\n");
+        static string F(double? v) => v is double x ? x.ToString("G6", System.Globalization.CultureInfo.InvariantCulture) : "-";
+        stdout.WriteLine($"NC1 {F(r.NC1)}  NC2 {F(r.NC2)}  NC3 {F(r.NC3)}  NC4 {F(r.NC4)}  ({r.Samples} samples, {r.Dimension} features, {r.Classes} classes)");
+        if (r.Reading is not null) stdout.WriteLine($"reading: {r.Reading} (intersection {r.SubspaceIntersection}, overlap {F(r.SubspaceOverlap)})");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>An .npy/.npz array as row-major doubles: a matrix (rows, cols) or a vector (n, 1).</summary>
+    private static (double[] Data, int Rows, int Cols) ReadMatrix(string path, bool expectRank2)
+    {
+        using var m = WeightSource.Open(path);
+        var t = m.Tensors.FirstOrDefault(x => x.HasNumericData) ?? throw new CartanFormatException(path, "holds no numeric array");
+        if (expectRank2 && t.Shape.Length != 2) throw new CartanFormatException(path, $"expected a 2-D array (samples × features), got shape [{string.Join(",", t.Shape)}]");
+        if (!expectRank2 && t.Shape.Length != 1) throw new CartanFormatException(path, $"expected a 1-D array of labels, got shape [{string.Join(",", t.Shape)}]");
+        int rows = checked((int)t.Shape[0]), cols = expectRank2 ? checked((int)t.Shape[1]) : 1;
+        return (t.ReadDoubles(), rows, cols);
     }
 
     // ------------------------------------------------------------------ merge
