@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: cartan analyze vs WeightWatcher's analyze() on the same weights, same machine, same run,
+# both on the same OpenBLAS core type. Writes bench/results/peers-<date>.md (time and peak memory, and the ratio).
+# Usage: bench/peers.sh [--models resnet18,vit_b_16]     (needs Debian python3-torch + python3-torchvision; apt-installs them)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+models="resnet18,vit_b_16"
+[ "${1:-}" = "--models" ] && models="$2"
+peer=../shared/peers/weightwatcher
+[ -d "$peer" ] || { echo "bench: WeightWatcher runner not found at $peer"; exit 2; }
+work=bench/models; mkdir -p "$work" bench/results
+if ! /usr/bin/python3 -c "import torchvision" 2>/dev/null; then
+  echo "bench: installing python3-torchvision"; apt-get install -y -qq python3-torchvision >/dev/null
+fi
+"$peer/ww-run" --install --help >/dev/null 2>&1 || true
+for m in ${models//,/ }; do [ -f "$work/$m.safetensors" ] || /usr/bin/python3 "$peer/gen-models.py" "$work" --models "$m"; done
+scripts/setup.sh >/dev/null
+dotnet build src/Cartan.Cli -c Release -nologo -v quiet -clp:ErrorsOnly
+cli="dotnet src/Cartan.Cli/bin/Release/net10.0/Cartan.Cli.dll"
+# Same core for both sides: what cartan selects on this CPU, or what the user set.
+core=${OPENBLAS_CORETYPE:-$(grep -q avx512bw /proc/cpuinfo && echo SkylakeX || (grep -q avx2 /proc/cpuinfo && echo Haswell || echo ""))}
+export OPENBLAS_CORETYPE=$core
+out="bench/results/peers-$(date +%Y-%m-%d).md"
+{
+  echo "# cartan vs WeightWatcher — $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), OPENBLAS_CORETYPE=$core for both."
+  echo "WeightWatcher 0.7.5.5 analyze() (its own timer, \`analyze_s\`); cartan: whole process wall time (start-up, reading and writing included)."
+  echo
+  echo "| model | WW layers | WW analyze s | WW peak MiB | cartan mode | cartan layers | cartan s | cartan peak MiB | speed-up |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+} > "$out"
+for m in ${models//,/ }; do
+  f="$work/$m.safetensors"
+  "$peer/ww-run" "$f" "bench/results/ww-$m.csv" 2> "bench/results/ww-$m.err" >/dev/null
+  ww_s=$(grep -o 'analyze_s[=: ]*[0-9.]*' "bench/results/ww-$m.err" | grep -o '[0-9.]*$' | tail -1)
+  ww_rss=$(grep -o 'peak_rss_mib[=: ]*[0-9.]*' "bench/results/ww-$m.err" | grep -o '[0-9.]*$' | tail -1)
+  ww_n=$(($(wc -l < "bench/results/ww-$m.csv") - 1))
+  for mode in "spectra:--spectra-only --conv-view tap" "full:"; do
+    name=${mode%%:*}; flags=${mode#*:}
+    start=$(date +%s.%N)
+    CARTAN_REPORT_RSS=1 $cli analyze "$f" $flags --quiet --json "bench/results/cartan-$m-$name.json" > "bench/results/cartan-$m-$name.out" 2> "bench/results/cartan-$m-$name.err"
+    end=$(date +%s.%N)
+    s=$(echo "$end - $start" | bc -l)
+    rss=$(grep -o 'peak_rss_mib: [0-9.]*' "bench/results/cartan-$m-$name.err" | grep -o '[0-9.]*$')
+    n=$(/usr/bin/python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['layers']))" "bench/results/cartan-$m-$name.json")
+    ratio=$(echo "$ww_s / $s" | bc -l)
+    printf '| %s | %s | %.2f | %s | %s | %s | %.2f | %s | %.1f× |\n' "$m" "$ww_n" "$ww_s" "$ww_rss" "$name" "$n" "$s" "$rss" "$ratio" >> "$out"
+  done
+done
+echo >> "$out"
+echo "spectra = \`--spectra-only --conv-view tap\` (WeightWatcher's per-layer metrics, its pooled per-tap conv ESD); full = every analysis (spectra, interfaces with transport, flag and PAM certificates, heads, chains)." >> "$out"
+cat "$out"
