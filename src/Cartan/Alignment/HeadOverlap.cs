@@ -129,6 +129,27 @@ public static class HeadOverlap
         return m;
     }
 
+    /// <summary>
+    /// Cross-layer composition: C(h, h') = ‖A_hᵀB_h'‖_F² / r between the write subspaces A of one block (e.g. OV) and the
+    /// read subspaces B of the next (e.g. QK), both d×r orthonormal bases in the residual stream R^d.
+    /// </summary>
+    public static double[][] CrossOverlap(double[][] a, double[][] b, int d, int r)
+    {
+        var m = new double[a.Length][];
+        for (int i = 0; i < a.Length; i++)
+        {
+            m[i] = new double[b.Length];
+            for (int j = 0; j < b.Length; j++)
+            {
+                var c = Lapack.MatMul(a[i], r, d, b[j], r, transA: true);
+                double s = 0;
+                foreach (var x in c) s += x * x;
+                m[i][j] = s / r;
+            }
+        }
+        return m;
+    }
+
     public static double MeanOffDiagonal(double[][] m)
     {
         int H = m.Length;

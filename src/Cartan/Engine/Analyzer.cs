@@ -106,6 +106,14 @@ public static class Analyzer
                 perBlock[j] = AnalyzeHeads(b, options);
                 Tick($"heads of block {b.Block}");
             });
+            // Cross-layer composition: OV writes of block b against QK reads of block b+1 (one job per adjacent pair).
+            var pairs = Enumerable.Range(0, myBlocks.Count).Select(j => myBlocks[j]).Where(i => i + 1 < blocks.Count).ToList();
+            var cross = new IReadOnlyDictionary<string, object?>?[pairs.Count];
+            Schedule(pairs.Count, j => (double)blocks[pairs[j]].D * blocks[pairs[j]].D * blocks[pairs[j]].D, options, j =>
+                cross[j] = CrossHeads(blocks[pairs[j]], blocks[pairs[j] + 1], options));
+            // Each block's records, then its composition with the next block (the order a merge of shards restores).
+            for (int j = 0; j < pairs.Count; j++)
+                if (cross[j] is { } c) perBlock[myBlocks.IndexOf(pairs[j])].Add(c);
             foreach (var b in perBlock) headRecords.AddRange(b);
             Phase("heads");
             if (options.Shard is null) chains.AddRange(Chains(layers, options.Chart));
@@ -455,6 +463,32 @@ public static class Analyzer
             }
         }
         return result;
+    }
+
+    private static IReadOnlyDictionary<string, object?>? CrossHeads(HeadBlock a, HeadBlock b, AnalyzeOptions o)
+    {
+        if (a.O is null || a.V is null || b.Q is null || b.K is null || a.D != b.D) return null;
+        int d = a.D;
+        int r = Math.Min(o.Heads.Rank ?? Math.Min(a.Heads.HeadDim, b.Heads.HeadDim), Math.Min(a.Heads.HeadDim, b.Heads.HeadDim));
+        try
+        {
+            var (ov, _) = HeadOverlap.Bases(HeadKind.OV, null, null, a.V.Load(), a.O.Load(), d, a.Heads.NumHeads, a.Heads.NumKvHeads, a.Heads.HeadDim, r, 1);
+            var (qk, _) = HeadOverlap.Bases(HeadKind.QK, b.Q.Load(), b.K.Load(), null, null, d, b.Heads.NumHeads, b.Heads.NumKvHeads, b.Heads.HeadDim, r, 1);
+            var m = HeadOverlap.CrossOverlap(ov, qk, d, r);
+            double mean = m.SelectMany(x => x).Average();
+            var (rm, rs) = HeadOverlap.RandomBaseline(Math.Max(2, Math.Max(ov.Length, qk.Length)), d, r, o.Heads.Draws, o.Heads.Seed + o.Seed);
+            return new Dictionary<string, object?>
+            {
+                ["layer"] = a.O.Name, ["block"] = a.Block, ["kind"] = "OV→QK", ["to_layer"] = b.Q.Name, ["to_block"] = b.Block,
+                ["num_heads"] = a.Heads.NumHeads, ["num_kv_heads"] = a.Heads.NumKvHeads, ["head_dim"] = a.Heads.HeadDim, ["rank_used"] = r,
+                ["overlap"] = m, ["mean_overlap"] = mean, ["baseline"] = (double)r / d, ["random_mean"] = rm, ["random_std"] = rs,
+                ["zscore"] = rs > 0 ? (mean - rm) / rs : 0.0,
+            };
+        }
+        catch (Linalg.LinalgException e)
+        {
+            return new Dictionary<string, object?> { ["layer"] = a.O.Name, ["block"] = a.Block, ["kind"] = "OV→QK", ["status"] = "failed", ["reason"] = e.Message };
+        }
     }
 
     // ------------------------------------------------------------------ chains

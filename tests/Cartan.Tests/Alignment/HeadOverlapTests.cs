@@ -90,4 +90,25 @@ public class HeadOverlapTests
             Assert.InRange(r.RandomMean, 0.5 * dh / d, 2.0 * dh / d);
         }
     }
+
+    [Fact]
+    public void Cross_layer_composition_is_exact_on_shared_and_orthogonal_subspaces()
+    {
+        var rng = new Random(31);
+        int d = 12, r = 3;
+        var R = Orthogonal(d, rng);
+        double[] Basis(int first)
+        {
+            var b = new double[d * r];
+            for (int i = 0; i < d; i++) for (int j = 0; j < r; j++) b[i * r + j] = R[i * d + first + j];
+            return b;
+        }
+        var writes = new[] { Basis(0), Basis(3) };
+        var reads = new[] { Basis(3), Basis(6), Basis(0) };
+        var m = HeadOverlap.CrossOverlap(writes, reads, d, r);
+        Assert.Equal(0.0, m[0][0], 12);
+        Assert.Equal(1.0, m[0][2], 12);
+        Assert.Equal(1.0, m[1][0], 12);
+        Assert.Equal(0.0, m[1][1], 12);
+    }
 }
