@@ -455,6 +455,10 @@ public static class Analyzer
                     ["num_heads"] = H, ["num_kv_heads"] = G, ["head_dim"] = dh, ["rank_used"] = r.RankUsed,
                     ["sigma"] = r.Sigma, ["overlap"] = r.Overlap, ["mean_overlap"] = r.MeanOffDiagonal,
                     ["baseline"] = r.Baseline, ["random_mean"] = r.RandomMean, ["random_std"] = r.RandomStd, ["zscore"] = r.ZScore,
+                    ["profiles"] = kind is HeadKind.QK or HeadKind.OV ? null : HeadProfiles(kind, kind switch
+                    {
+                        HeadKind.Q => wq!, HeadKind.K => wk!, HeadKind.V => wv!, _ => wo!,
+                    }, d, kind is HeadKind.K or HeadKind.V ? G : H, dh, o),
                 });
             }
             catch (Linalg.LinalgException e)
@@ -463,6 +467,23 @@ public static class Analyzer
             }
         }
         return result;
+    }
+
+    /// <summary>GSA I per head: the profile of each head block (rows h·d_h… of W_Q/W_K/W_V, columns of W_O).</summary>
+    private static List<object?> HeadProfiles(HeadKind kind, double[] w, int d, int heads, int dh, AnalyzeOptions o)
+    {
+        var list = new List<object?>();
+        for (int h = 0; h < heads; h++)
+        {
+            double[] sigma = kind == HeadKind.O
+                ? Linalg.Lapack.SingularValues(Linalg.MatrixOps.ColumnBlock(w, d, heads * dh, h * dh, dh), d, dh)
+                : Linalg.Lapack.SingularValues(w.AsSpan(h * dh * d, dh * d), dh, d);
+            var p = SpectrumProfile.Compute(sigma, kind == HeadKind.O ? d : dh, kind == HeadKind.O ? dh : d, o.Profile);
+            list.Add(Dict(("head", h), ("status", p.StatusName), ("rank", p.Rank), ("tau", p.Tau), ("stable_rank", p.StableRank),
+                ("alpha", Dict(("top", p.Top?.Alpha), ("mle", p.Mle?.Alpha), ("hel", p.Hel?.Alpha), ("ols", p.Ols?.Alpha))),
+                ("effective_rank", p.EffectiveRanks.Select(e => new KeyValuePair<string, object?>(Q(e.Q), e.Rank)).ToList())));
+        }
+        return list;
     }
 
     private static IReadOnlyDictionary<string, object?>? CrossHeads(HeadBlock a, HeadBlock b, AnalyzeOptions o)
