@@ -249,8 +249,19 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
     private void Skip(WeightTensor t, string role, string reason) =>
         _skipped.Add(new SkippedLayer(t.Name, t.Shape, t.StoredType, role, reason));
 
+    /// <summary>Orders of skipped weights that sit in the data path (depthwise/grouped convs): no order-based pair crosses them.</summary>
+    private readonly List<int> _blocking = [];
+    private int _currentOrder;
+
+    private void SkipBlocking(WeightTensor t, string reason)
+    {
+        _blocking.Add(_currentOrder);
+        Skip(t, Roles.Conv, reason);
+    }
+
     private void AddTensor(WeightTensor t, HeadInfo? heads, int order)
     {
+        _currentOrder = order;
         if (!t.HasNumericData) { Skip(t, Roles.Other, $"no numeric data ({t.StoredType})"); return; }
         if (t.Shape.Length < 2) { Skip(t, Roles.Other, t.Shape.Length == 0 ? "scalar" : "1-D tensor (bias, norm gain or vector)"); return; }
         if (t.DType is DType.I32 or DType.I64 or DType.U32 or DType.U64 or DType.Bool or DType.I16 or DType.U16)
@@ -278,9 +289,9 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
                     if (t.Shape.Length >= 3) { role = Roles.Conv; rule = $"op-graph {consumer.OpType}"; }
                     long groups = consumer.IntAttr("group") ?? 1;
                     if (consumer.OpType is "DepthwiseConv2dNative" or "DepthwiseConv2D")
-                    { Skip(t, Roles.Conv, "depthwise convolution: blocks of 1×k² are too small for spectra (methods.md §0.5)"); return; }
+                    { SkipBlocking(t, "depthwise convolution: blocks of 1×k² are too small for spectra (methods.md §0.5)"); return; }
                     if (groups > 1)
-                    { Skip(t, Roles.Conv, $"grouped convolution ({groups} groups): per-group blocks are not analysed yet"); return; }
+                    { SkipBlocking(t, $"grouped convolution ({groups} groups): per-group blocks are not analysed yet"); return; }
                     break;
             }
         }
@@ -308,7 +319,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
                 layout = model.Format == "tfjs" || IsKerasKernel(t.Name) ? TensorLayout.HWIO : TensorLayout.OIHW;
             var cd = Canonical.ConvDims(t.Shape, layout)!.Value;
             if (cd.I == 1 && cd.O > 1 && cd.Taps > 1)
-            { Skip(t, Roles.Conv, "depthwise convolution: blocks of 1×k² are too small for spectra (methods.md §0.5)"); return; }
+            { SkipBlocking(t, "depthwise convolution: blocks of 1×k² are too small for spectra (methods.md §0.5)"); return; }
             var view = opts.ConvView;
             var lay = layout;
             var (rr, cc) = Canonical.MatrixShape(t.Shape, layout, view);
@@ -444,6 +455,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
         var list = new List<InterfaceSpec>();
         bool transformer = _layers.Any(l => Roles.IsAttention(l.Role) && l.Block is not null);
         if (transformer) BlockInterfaces(list);
+        else if (ResNetInterfaces(list)) { }
         else if (model.Graph is not null && _weightConsumer.Count > 0) DataFlowInterfaces(list);
         else OrderInterfaces(list);
         return list;
@@ -541,7 +553,53 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
     {
         var ordered = _layers.Where(l => l.Role is Roles.Linear or Roles.Conv or Roles.Up or Roles.Down or Roles.Gate).OrderBy(l => l.Order).ToList();
         for (int i = 0; i + 1 < ordered.Count; i++)
+        {
+            // A skipped depthwise or grouped conv between the two is part of the data path: no direct pair.
+            if (_blocking.Any(b => b > ordered[i].Order && b < ordered[i + 1].Order)) continue;
             AddPair(list, ordered[i], ordered[i + 1], "consecutive layers with matching dimensions", "file order");
+        }
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex ResNetName =
+        new(@"^(?<pre>.*?)layer(?<stage>\d+)\.(?<block>\d+)\.(?<part>conv\d+|downsample\.0)\.weight$", System.Text.RegularExpressions.RegexOptions.Compiled);
+
+    /// <summary>
+    /// torchvision ResNet naming (layerS.B.convK, layerS.B.downsample.0, stem conv1, fc): convs chain inside a block; a
+    /// block's last conv feeds the next block's first conv and its downsample branch; the stem feeds the first block;
+    /// the last block feeds fc. Pairs through one residual Add only (methods.md §2(b)). Returns false when not a ResNet.
+    /// </summary>
+    private bool ResNetInterfaces(List<InterfaceSpec> list)
+    {
+        var blocks = new SortedDictionary<(int Stage, int Block), SortedDictionary<string, LayerSpec>>();
+        string? prefix = null;
+        foreach (var l in _layers)
+        {
+            var m = ResNetName.Match(l.TensorName);
+            if (!m.Success) continue;
+            prefix ??= m.Groups["pre"].Value;
+            var key = (int.Parse(m.Groups["stage"].Value, System.Globalization.CultureInfo.InvariantCulture), int.Parse(m.Groups["block"].Value, System.Globalization.CultureInfo.InvariantCulture));
+            if (!blocks.TryGetValue(key, out var parts)) blocks[key] = parts = new(StringComparer.Ordinal);
+            parts[m.Groups["part"].Value] = l;
+        }
+        if (blocks.Count < 2) return false;
+        const string by = "ResNet block structure";
+        LayerSpec? previousOut = _layers.FirstOrDefault(l => l.TensorName == prefix + "conv1.weight");
+        foreach (var ((stage, block), parts) in blocks)
+        {
+            var convs = parts.Where(p => p.Key.StartsWith("conv", StringComparison.Ordinal)).OrderBy(p => int.Parse(p.Key[4..], System.Globalization.CultureInfo.InvariantCulture)).Select(p => p.Value).ToList();
+            if (convs.Count == 0) continue;
+            parts.TryGetValue("downsample.0", out var down);
+            if (previousOut is not null)
+            {
+                AddPair(list, previousOut, convs[0], "block output → next block's first conv (through the residual Add)", by);
+                if (down is not null) AddPair(list, previousOut, down, "block output → downsample branch", by);
+            }
+            for (int i = 0; i + 1 < convs.Count; i++) AddPair(list, convs[i], convs[i + 1], "conv → conv inside a block", by);
+            previousOut = convs[^1];
+        }
+        var fc = _layers.FirstOrDefault(l => l.TensorName == prefix + "fc.weight");
+        if (fc is not null && previousOut is not null) AddPair(list, previousOut, fc, "last block → fc (through global pooling)", by);
+        return true;
     }
 
     private void AddExplicit(List<InterfaceSpec> list, string a, string b)

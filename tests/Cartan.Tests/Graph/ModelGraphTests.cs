@@ -200,4 +200,41 @@ public class ModelGraphTests
         Assert.Contains(g.Skipped, s => s.Name == "depthwise.weight" && s.Reason.Contains("depthwise"));
         Assert.Contains(g.Skipped, s => s.Name == "tiny.weight" && s.Reason.Contains("rank below 2"));
     }
+
+    [Fact]
+    public void Resnet_blocks_chain_convs_and_feed_the_downsample_branch()
+    {
+        using var m = Model("safetensors",
+        [
+            T("conv1.weight", 8, 3, 7, 7), T("bn1.weight", 8),
+            T("layer1.0.conv1.weight", 8, 8, 3, 3), T("layer1.0.conv2.weight", 8, 8, 3, 3),
+            T("layer2.0.conv1.weight", 16, 8, 3, 3), T("layer2.0.conv2.weight", 16, 16, 3, 3), T("layer2.0.downsample.0.weight", 16, 8, 1, 1),
+            T("layer2.1.conv1.weight", 16, 16, 3, 3), T("layer2.1.conv2.weight", 16, 16, 3, 3),
+            T("fc.weight", 10, 16),
+        ]);
+        var g = ModelGraph.Build(m);
+        var pairs = g.Interfaces.Select(i => (i.From, i.To)).ToHashSet();
+        Assert.Contains(("conv1.weight", "layer1.0.conv1.weight"), pairs);
+        Assert.Contains(("layer1.0.conv1.weight", "layer1.0.conv2.weight"), pairs);
+        Assert.Contains(("layer1.0.conv2.weight", "layer2.0.conv1.weight"), pairs);
+        Assert.Contains(("layer1.0.conv2.weight", "layer2.0.downsample.0.weight"), pairs);
+        Assert.Contains(("layer2.0.conv2.weight", "layer2.1.conv1.weight"), pairs);
+        Assert.Contains(("layer2.1.conv2.weight", "fc.weight"), pairs);
+        Assert.DoesNotContain(("layer2.0.conv2.weight", "layer2.0.downsample.0.weight"), pairs);
+        Assert.All(g.Interfaces, i => Assert.Equal("ResNet block structure", i.InferredBy));
+    }
+
+    [Fact]
+    public void Order_pairs_do_not_cross_a_skipped_depthwise_conv()
+    {
+        using var m = Model("safetensors",
+        [
+            T("features.0.weight", 16, 8, 1, 1), T("features.1.weight", 16, 1, 3, 3), T("features.2.weight", 16, 16, 1, 1),
+            T("features.3.weight", 16, 16, 1, 1),
+        ]);
+        var g = ModelGraph.Build(m);
+        Assert.Contains(g.Skipped, s => s.Name == "features.1.weight");
+        Assert.DoesNotContain(g.Interfaces, i => i.From == "features.0.weight");
+        Assert.Contains(g.Interfaces, i => i.From == "features.2.weight" && i.To == "features.3.weight");
+    }
 }
