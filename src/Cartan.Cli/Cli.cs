@@ -21,6 +21,7 @@ public static class Cli
         usage:
           cartan inspect [MODEL] [--json FILE] [graph options]
           cartan analyze [MODEL] [--json FILE] [--csv FILE] [--html FILE] [--out DIR] [graph options] [--threads N] [--quiet]
+          cartan analyze --compare A B [--json FILE] [--out DIR] [analyze options]
           cartan collapse FEATURES.npy LABELS.npy [--classifier MODEL:TENSOR] [--json FILE]
           cartan merge PART.json... [--json FILE] [--csv FILE] [--html FILE] [--out DIR]
           cartan --version
@@ -183,12 +184,13 @@ public static class Cli
         var arity = new Dictionary<string, int>(GraphArity)
         {
             ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--threads"] = 1, ["--quiet"] = 0, ["--shard"] = 1,
-            ["--spectra-only"] = 0, ["--no-certificate"] = 0, ["--row-groups"] = 1, ["--bootstrap"] = 1, ["--seed"] = 1, ["--q"] = 1,
+            ["--compare"] = 2, ["--spectra-only"] = 0, ["--no-certificate"] = 0, ["--row-groups"] = 1, ["--bootstrap"] = 1, ["--seed"] = 1, ["--q"] = 1,
         };
         var a = Args.Parse(argv, arity);
         if (a.Has("--help")) { stdout.Write(Help); return ExitCodes.Ok; }
         string? json = a.Get("--json"), csv = a.Get("--csv"), html = a.Get("--html"), outDir = a.Get("--out");
         int threads = a.GetInt("--threads", 1) ?? Environment.ProcessorCount;
+        if (a.All("--compare") is { Count: > 0 } cmp) return CompareCommand(a, cmp, json, outDir, threads, stdout, stderr);
         var sw = Stopwatch.StartNew();
         var (model, graph, gopts) = Load(a);
         using var _m = model;
@@ -200,6 +202,15 @@ public static class Cli
         }
         foreach (var p in new[] { json, csv, html }) if (p is not null) GuardOutput(p, model);
 
+        var options = BuildOptions(a, gopts, threads);
+        using var progress = ProgressDisplay.Create(stderr, quiet: a.Has("--quiet"), label: "analyze");
+        var result = Analyzer.Run(model, graph, options, progress);
+        progress.Finish();
+        return Finish(result, model, json, csv, html, sw, stdout);
+    }
+
+    private static AnalyzeOptions BuildOptions(Args a, GraphOptions gopts, int threads)
+    {
         (int, int)? shard = null;
         if (a.Get("--shard") is string sh)
         {
@@ -214,15 +225,16 @@ public static class Cli
         double q = 0.9;
         if (a.Get("--q") is string qs && (!double.TryParse(qs, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out q) || q <= 0 || q >= 1))
             throw new UsageException($"--q takes a number in (0, 1), got '{qs}'");
-        var options = new AnalyzeOptions
+        return new AnalyzeOptions
         {
             Graph = gopts, Parallelism = threads, Shard = shard, SpectraOnly = a.Has("--spectra-only"), NoCertificate = a.Has("--no-certificate"),
             RowGroups = rowGroups, BootstrapReplicates = a.GetInt("--bootstrap", 0) ?? 0, Seed = a.GetInt("--seed", 0) ?? 0,
             Transport = new Cartan.Transport.TransportOptions { Q = q },
         };
-        using var progress = ProgressDisplay.Create(stderr, quiet: a.Has("--quiet"), label: "analyze");
-        var result = Analyzer.Run(model, graph, options, progress);
-        progress.Finish();
+    }
+
+    private static int Finish(AnalysisResult result, WeightModel model, string? json, string? csv, string? html, Stopwatch sw, TextWriter stdout)
+    {
 
         if (json is not null) JsonReport.Write(result, json);
         if (csv is not null) CsvReport.Write(result, csv);
@@ -240,6 +252,53 @@ public static class Cli
             stdout.WriteLine($"cartan: certificates {certified}/{withCert} interfaces pass; chain budgets hold on {chainsHold}/{result.Chains.Count} chains; {result.Heads.Count} head-overlap records");
         stdout.WriteLine($"cartan: {result.Model.Architecture} model {Describe(model)}: {result.Layers.Count} layers analysed ({ok} ok, {unreliable} unreliable, {failed} failed), {skipped} tensors skipped, {result.Interfaces.Count} interfaces, in {sw.Elapsed.TotalSeconds:F1} s [lapack: {result.Tool.Lapack}]{(written.Length > 0 ? "; wrote " + written : "")}");
         return failed > 0 ? ExitCodes.LayersFailed : ExitCodes.Ok;
+    }
+
+    // ------------------------------------------------------------------ compare
+
+    private static int CompareCommand(Args a, IReadOnlyList<string[]> cmp, string? json, string? outDir, int threads, TextWriter stdout, TextWriter stderr)
+    {
+        if (cmp.Count > 1 || a.Positionals.Count > 0) throw new UsageException("--compare takes exactly two models A B and no other MODEL");
+        if (json is null && outDir is null) throw new UsageException("--compare needs --json FILE or --out DIR");
+        var results = new List<AnalysisResult>();
+        foreach (var path in cmp[0])
+        {
+            var sub = Args.Parse([path, .. ArgsWithout(a)], AnalyzeArity);
+            var (model, graph, gopts) = Load(sub);
+            using var _m = model;
+            using var progress = ProgressDisplay.Create(stderr, quiet: a.Has("--quiet"), label: $"analyze {Path.GetFileName(path)}");
+            results.Add(Analyzer.Run(model, graph, BuildOptions(sub, gopts, threads), progress));
+            progress.Finish();
+        }
+        var cmpJson = JsonReport.ToJsonValue(Compare.Of(results[0], results[1]));
+        if (outDir is not null)
+        {
+            JsonReport.Write(results[0], Path.Combine(outDir, "a", "analysis.json"));
+            JsonReport.Write(results[1], Path.Combine(outDir, "b", "analysis.json"));
+            json ??= Path.Combine(outDir, "compare.json");
+        }
+        AtomicFile.WriteText(json!, cmpJson + "\n");
+        int common = results[0].Layers.Count(l => results[1].Layers.Any(x => x.Name == l.Name));
+        stdout.WriteLine($"cartan: compared {cmp[0][0]} and {cmp[0][1]}: {common} common layers; wrote {json}");
+        return ExitCodes.Ok;
+    }
+
+    private static readonly Dictionary<string, int> AnalyzeArity = new(GraphArity)
+    {
+        ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--threads"] = 1, ["--quiet"] = 0, ["--shard"] = 1,
+        ["--compare"] = 2, ["--spectra-only"] = 0, ["--no-certificate"] = 0, ["--row-groups"] = 1, ["--bootstrap"] = 1, ["--seed"] = 1, ["--q"] = 1,
+    };
+
+    /// <summary>The analysis options of a --compare run, minus the outputs and the pair of models.</summary>
+    private static string[] ArgsWithout(Args a)
+    {
+        var list = new List<string>();
+        foreach (var (name, n) in AnalyzeArity)
+        {
+            if (name is "--compare" or "--json" or "--csv" or "--html" or "--out" or "--shard") continue;
+            foreach (var values in a.All(name)) { list.Add(name); list.AddRange(values); }
+        }
+        return [.. list];
     }
 
     // ------------------------------------------------------------------ collapse
