@@ -165,7 +165,7 @@ public static class Cli
 
         if (json is not null) JsonReport.Write(result, json);
         if (csv is not null) CsvReport.Write(result, csv);
-        if (html is not null) HtmlReport.Write(result, html);
+        if (html is not null) HtmlReport.Write(result, html, outDir is null ? null : Path.Combine(outDir, "figures"));
 
         int ok = result.Layers.Count(l => l.Status == "ok"), unreliable = result.Layers.Count(l => l.Status == "unreliable"),
             skipped = result.Layers.Count(l => l.Status == "skipped") + result.Skipped.Count, failed = result.Layers.Count(l => l.Status == "failed");

@@ -48,6 +48,7 @@ public static class Analyzer
 
     public static AnalysisResult Run(WeightModel model, ModelGraph graph, AnalyzeOptions options, IProgress<Progress>? progress = null)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         int heads = options.SpectraOnly ? 0 : HeadBlocks(graph).Count;
         int total = graph.Layers.Count + (options.SpectraOnly ? 0 : graph.Interfaces.Count + heads), done = 0;
         void Tick(string item) => progress?.Report(new Progress(Interlocked.Increment(ref done), total, item));
@@ -104,6 +105,7 @@ public static class Analyzer
             Chains = chains,
             Skipped = graph.Skipped.Select(s => new SkippedRecord(s.Name, s.Shape, s.DType, s.Role, s.Reason))
                 .Concat(model.Skipped.Select(s => new SkippedRecord(s.Name, s.Shape, s.StoredType, Roles.Other, s.Reason))).ToList(),
+            ElapsedSeconds = clock.Elapsed.TotalSeconds,
         };
     }
 
@@ -248,6 +250,7 @@ public static class Analyzer
             Sigma = sigma.Take(Math.Max(o.SigmaCount, 10)).ToArray(),
             StableRank = profile.StableRank,
             Extra = extra,
+            Spectrum = sigma,
         };
     }
 
@@ -311,7 +314,7 @@ public static class Analyzer
                 ["commutator"] = flag.Commutator,
                 ["commutator_method"] = flag.CommutatorMethod,
             };
-            return rec with { Extra = extra, Status = t.BoundHolds ? "ok" : "failed", Reason = t.BoundHolds ? null : "truncation bound violated (a bug: please report)" };
+            return rec with { Extra = extra, TransportMagnitude = Figures.TransportMagnitude(svdL, svdN, sigL, sigN), Status = t.BoundHolds ? "ok" : "failed", Reason = t.BoundHolds ? null : "truncation bound violated (a bug: please report)" };
         }
         catch (Exception e) when (e is CartanFormatException or Linalg.LinalgException)
         {
