@@ -317,7 +317,7 @@ public static class HtmlReport
         figure{margin:4px;background:#fff;border:1px solid #ddd;padding:4px;max-width:600px}figcaption{font-size:11px;color:#444;max-width:580px}
         .file{color:#999}.verdict{margin:8px 0}.chip{display:inline-block;border-radius:12px;padding:3px 10px;margin:2px 4px 2px 0;font-size:13px;border:1px solid}
         .chip.good{background:#e8f5e9;border-color:#66bb6a}.chip.bad{background:#ffebee;border-color:#e53935}.chip.warn{background:#fff8e1;border-color:#ffb300}.chip.info{background:#e3f2fd;border-color:#64b5f6}
-        section.item{content-visibility:auto;contain-intrinsic-size:auto 420px;border-top:1px solid #ddd}.reason{color:#a00}.facts{font-size:12px;color:#444}
+        section.item{border-top:1px solid #ddd}.reason{color:#a00}.facts{font-size:12px;color:#444}
         #js-errors{background:#fee;color:#900;padding:8px}input[type=search]{padding:4px;width:280px}.lbl-SC{color:#070}.lbl-SA{color:#a60}.lbl-ST{color:#c00}
         footer{color:#888;font-size:11px;padding:12px 18px}
         """;

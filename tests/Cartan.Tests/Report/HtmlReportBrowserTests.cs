@@ -72,13 +72,22 @@ public sealed class HtmlReportBrowserTests
                 Assert.True(shown.ContainsKey($"heads-b{block}-{kind}"), $"block {block} {kind}");
         Assert.Equal(a.Layers.Count, Regex.Matches(dom, "<tr class=\"[a-z]+\" data-layer=").Count);
 
-        // Screenshots for the README: the top of the page, and the attention-head section.
-        foreach (var (name, fragment) in new[] { ("report-overview.png", ""), ("report-interface.png", "#iface-1"), ("report-heads.png", "#heads") })
+        // Screenshots for the README: the top of the page, one layer, the interfaces and the attention heads
+        // (a copy of the page showing only that section, since headless screenshots show the top of a page).
+        foreach (var (name, css) in new[]
+                 {
+                     ("report-overview.png", ""),
+                     ("report-layer.png", "main>section:not(#layers){display:none}#layers>p,#layers>input,#layers>span,#layers>.scroll{display:none}"),
+                     ("report-interface.png", "main>section:not(#interfaces){display:none}#interfaces>.scroll{display:none}"),
+                     ("report-heads.png", "main>section:not(#heads){display:none}"),
+                 })
         {
+            var page = Path.Combine(dir, Path.ChangeExtension(name, ".html"));
+            File.WriteAllText(page, html.Replace("</head>", $"<style>{css}</style></head>", StringComparison.Ordinal));
             var png = Path.Combine(dir, name);
             File.Delete(png);
-            Chromium.RunAt(file, fragment, "--screenshot=" + png, "--window-size=1400,1800", "--hide-scrollbars");
-            Assert.True(File.Exists(png) && new FileInfo(png).Length > 20_000, $"no screenshot {name}");
+            Chromium.Run(page, "--screenshot=" + png, "--window-size=1400,1800", "--hide-scrollbars");
+            Assert.True(File.Exists(png) && new FileInfo(png).Length > 50_000, $"no screenshot {name}");
         }
     }
 

@@ -35,7 +35,7 @@ public sealed class ReportNumbersTests
                 string key = c.Groups[1].Value, shown = c.Groups[3].Value;
                 double? expected = derived?.Invoke(rec, key);
                 if (expected is null && At(rec, key) is { ValueKind: JsonValueKind.Number } v) expected = v.GetDouble();
-                if (expected is null) { Assert.Equal("–", shown); continue; }
+                if (expected is null) { Assert.Equal("–", shown); compared++; continue; }
                 var x = double.Parse(shown, CultureInfo.InvariantCulture);
                 Assert.True(Math.Abs(x - expected.Value) <= 5e-5 * Math.Abs(expected.Value) + 1e-300, $"{key} of record {row.Groups[1].Value}: shown {shown}, JSON {expected}");
                 Assert.Equal(expected.Value, double.Parse(c.Groups[2].Value, CultureInfo.InvariantCulture));
@@ -66,9 +66,9 @@ public sealed class ReportNumbersTests
             bool pass = ifs[int.Parse(row.Groups[1].Value, CultureInfo.InvariantCulture)].GetProperty("certificate").GetProperty("pass").GetBoolean();
             Assert.Contains(pass ? ">PASS<" : ">FAIL<", row.Groups[2].Value);
         }
-        // The interface table: 9 numbers per interface (dim, windows, transport error and bounds, alignment, baseline, β, κ).
+        // The interface table: 10 numbers per interface (dim, windows, transport error and bounds, alignment, baseline, β, κ).
         var itable = Regex.Match(html, "<table id=\"iface-table\".*?</table>", RegexOptions.Singleline).Value;
-        Assert.Equal(11 * a.Interfaces.Count, CompareRows(itable, "data-row", ifs));
+        Assert.Equal(10 * a.Interfaces.Count, CompareRows(itable, "data-row", ifs));
     }
 
     [Fact]

@@ -63,7 +63,7 @@ public sealed record HeatmapSpec
 public static class Plot
 {
     /// <summary>Cells above which a heatmap is drawn as an embedded PNG instead of SVG rectangles.</summary>
-    public const int VectorCellLimit = 1600;
+    public const int VectorCellLimit = 576;
     /// <summary>Largest raster side; bigger matrices are max-pooled.</summary>
     public const int MaxRaster = 128;
     /// <summary>Colour levels of a raster heatmap (indexed PNG); the last palette entry is "missing".</summary>
@@ -225,7 +225,7 @@ public static class Plot
                     {
                         bool dark = ColorMap.Normalize(x, lo, hi, s.LogColor) is var t && !(t > 0.6);
                         sb.Append("<text x=\"").Append(F(left + (c + 0.5) * cw)).Append("\" y=\"").Append(F(top + (r + 0.5) * cw + 3)).Append("\" text-anchor=\"middle\" font-size=\"")
-                          .Append(F(Math.Min(10, cw / 3.2))).Append("\" fill=\"").Append(dark ? "#fff" : "#000").Append("\">").Append(E(Num(x))).Append("</text>");
+                          .Append(F(Math.Min(10, cw / 3.2))).Append("\" fill=\"").Append(dark ? "#fff" : "#000").Append("\">").Append(E(double.IsFinite(x) ? x.ToString("G2", CultureInfo.InvariantCulture) : "–")).Append("</text>");
                     }
                     if (s.Mask is { } mk && r < mk.Length && c < mk[r].Length && mk[r][c] != 0)
                         sb.Append("<rect x=\"").Append(F(left + c * cw)).Append("\" y=\"").Append(F(top + r * cw)).Append("\" width=\"").Append(F(cw)).Append("\" height=\"").Append(F(cw))
