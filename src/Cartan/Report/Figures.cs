@@ -203,7 +203,7 @@ public static partial class Figures
     }
 
     /// <summary>
-    /// α(xmin) = 1 + n/Σ_{λ_i ≥ xmin} ln(λ_i/xmin) for every distinct positive λ as xmin (tails of at least 2 values),
+    /// α(xmin) = 1 + n/Σ_{λ_i ≥ xmin} ln(λ_i/xmin) for every distinct positive λ as xmin (tails of at least max(2, min(10, N/2)) values),
     /// subsampled to <see cref="MaxPoints"/>; x ascending.
     /// </summary>
     public static (double[] X, double[] Alpha) AlphaByXmin(double[] lambdas)
@@ -214,7 +214,8 @@ public static partial class Figures
         var suffix = new double[n + 1];
         for (int i = n - 1; i >= 0; i--) suffix[i] = suffix[i + 1] + Math.Log(l[i]);
         var xs = new List<double>(); var al = new List<double>();
-        for (int i = 0; i + 2 <= n; i++)
+        int minTail = Math.Max(2, Math.Min(10, n / 2)); // the last few points of tiny tails only add noise
+        for (int i = 0; i + minTail <= n; i++)
         {
             if (i > 0 && l[i] == l[i - 1]) continue;
             int cnt = n - i;
@@ -266,7 +267,7 @@ public static partial class Figures
         var series = new List<Series> { new("observed p_i", xs, idx.Select(i => sigma[i] * sigma[i] / total).ToList()) { Color = "#222", Width = 2 } };
         var orbit = new PowerLawOrbit(d);
         int c = 0;
-        foreach (var chart in new[] { "mle", "top", "hel", "ols" })
+        foreach (var chart in new[] { "mle", "hel", "top", "ols" })
         {
             c++;
             if (Dbl(l.Extra, "alpha", chart) is not double al) continue;

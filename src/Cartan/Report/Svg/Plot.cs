@@ -102,7 +102,8 @@ public static class Plot
             if (!double.IsFinite(x)) continue;
             sb.Append("<line x1=\"").Append(F(x)).Append("\" x2=\"").Append(F(x)).Append("\" y1=\"").Append(top).Append("\" y2=\"").Append(h - bottom)
               .Append("\" stroke=\"").Append(v.Color).Append("\" stroke-dasharray=\"4 3\"><title>").Append(E(v.Label)).Append("</title></line>")
-              .Append("<text x=\"").Append(F(x + 3)).Append("\" y=\"").Append(top + 10).Append("\" fill=\"").Append(v.Color).Append("\" font-size=\"10\">").Append(E(v.Label)).Append("</text>");
+              .Append("<text x=\"").Append(F(x > (left + w - right) / 2.0 ? x - 3 : x + 3)).Append("\" y=\"").Append(top + 10).Append("\" fill=\"").Append(v.Color)
+              .Append(x > (left + w - right) / 2.0 ? "\" text-anchor=\"end" : "").Append("\" font-size=\"10\">").Append(E(v.Label)).Append("</text>");
         }
         foreach (var v in s.HLines)
         {
