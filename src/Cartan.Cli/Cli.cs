@@ -206,7 +206,7 @@ public static class Cli
         using var progress = ProgressDisplay.Create(stderr, quiet: a.Has("--quiet"), label: "analyze");
         var result = Analyzer.Run(model, graph, options, progress);
         progress.Finish();
-        return Finish(result, model, json, csv, html, sw, stdout);
+        return Finish(result, model, json, csv, html, outDir is null ? null : Path.Combine(outDir, "figures"), a.Has("--quiet"), sw, stdout);
     }
 
     private static AnalyzeOptions BuildOptions(Args a, GraphOptions gopts, int threads)
@@ -233,17 +233,19 @@ public static class Cli
         };
     }
 
-    private static int Finish(AnalysisResult result, WeightModel model, string? json, string? csv, string? html, Stopwatch sw, TextWriter stdout)
+    private static int Finish(AnalysisResult result, WeightModel model, string? json, string? csv, string? html, string? figures, bool quiet, Stopwatch sw, TextWriter stdout)
     {
 
         if (json is not null) JsonReport.Write(result, json);
         if (csv is not null) CsvReport.Write(result, csv);
-        if (html is not null) HtmlReport.Write(result, html);
+        if (html is not null) HtmlReport.Write(result, html, figures);
 
         int ok = result.Layers.Count(l => l.Status == "ok"), unreliable = result.Layers.Count(l => l.Status == "unreliable"),
             skipped = result.Layers.Count(l => l.Status == "skipped") + result.Skipped.Count, failed = result.Layers.Count(l => l.Status == "failed");
         if (json is null && csv is null && html is null)
             stdout.Write(SummaryTable(result));
+        else if (!quiet)
+            stdout.Write(ConsoleSummary.Build(result));
         var written = string.Join(", ", new[] { json, csv, html }.Where(p => p is not null));
         int withCert = result.Interfaces.Count(i => i.Extra.ContainsKey("certificate"));
         int certified = result.Interfaces.Count(i => i.Extra.TryGetValue("certificate", out var c) && c is IEnumerable<KeyValuePair<string, object?>> kv && kv.Any(x => x.Key == "pass" && x.Value is true));

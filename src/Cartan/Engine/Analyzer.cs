@@ -294,6 +294,7 @@ public static class Analyzer
             Sigma = sigma.Take(Math.Max(o.SigmaCount, 10)).ToArray(),
             StableRank = profile.StableRank,
             Extra = extra,
+            Spectrum = sigma,
         };
     }
 
@@ -375,12 +376,45 @@ public static class Analyzer
                     ("edges", cert.Edges),
                     ("block_energy", BlockRows(cert.BlockEnergy, cert.RowGroupCount, cert.ColumnGroups.Length)));
             }
-            return rec with { Extra = extra, Status = t.BoundHolds ? "ok" : "failed", Reason = t.BoundHolds ? null : "truncation bound violated (a bug: please report)" };
+            var (pamMatrix, pamMask) = cert is null ? (null, null) : PamPreview(cert);
+            return rec with { Extra = extra, PamMatrix = pamMatrix, PamMask = pamMask, TransportMagnitude = Figures.TransportMagnitude(svdL, svdN, sigL, sigN), Status = t.BoundHolds ? "ok" : "failed", Reason = t.BoundHolds ? null : "truncation bound violated (a bug: please report)" };
         }
         catch (Exception e) when (e is CartanFormatException or Linalg.LinalgException)
         {
             return rec with { Status = "failed", Reason = e.Message };
         }
+    }
+
+    /// <summary>The PAM and its masks for the report, pooled to at most 160×160 cells (RMS of values, majority class).</summary>
+    private static (double[][], string[][]) PamPreview(PairCertification cert, int max = 160)
+    {
+        var inc = cert.Incidence;
+        int R = inc.Rows, C = inc.Cols;
+        int br = (R + max - 1) / max, bc = (C + max - 1) / max;
+        int pr = (R + br - 1) / br, pc = (C + bc - 1) / bc;
+        var vals = new double[pr][];
+        var mask = new string[pr][];
+        var mk = cert.Full.Mask;
+        for (int i = 0; i < pr; i++)
+        {
+            vals[i] = new double[pc];
+            mask[i] = new string[pc];
+            for (int j = 0; j < pc; j++)
+            {
+                double s2 = 0; int n = 0; var counts = new int[3];
+                for (int r = i * br; r < Math.Min(R, (i + 1) * br); r++)
+                    for (int c = j * bc; c < Math.Min(C, (j + 1) * bc); c++)
+                    {
+                        double x = inc.Full[r * C + c];
+                        s2 += x * x; n++;
+                        counts[mk[r * C + c] switch { PamMaskClass.Core => 0, PamMaskClass.Overlap => 1, _ => 2 }]++;
+                    }
+                vals[i][j] = n > 0 ? Math.Sqrt(s2 / n) : 0;
+                int best = counts[0] >= counts[1] && counts[0] >= counts[2] ? 0 : counts[1] >= counts[2] ? 1 : 2;
+                mask[i][j] = best switch { 0 => "core", 1 => "overlap", _ => "noise" };
+            }
+        }
+        return (vals, mask);
     }
 
     private static double[][] BlockRows(System.Collections.Immutable.ImmutableArray<double> flat, int rows, int cols) =>

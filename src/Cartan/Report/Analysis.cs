@@ -30,6 +30,8 @@ public sealed record LayerRecord
     public double? StableRank { get; init; }
     /// <summary>Per-layer GSA I profile and peer metrics, as name → value (filled by the spectra stage).</summary>
     public IReadOnlyDictionary<string, object?> Extra { get; init; } = new Dictionary<string, object?>();
+    /// <summary>All singular values, descending, for the report's figures (ESD, α(xmin), rank energy); not written to JSON or CSV.</summary>
+    public double[]? Spectrum { get; init; }
 }
 
 /// <summary>One adjacent pair (output contract <c>interfaces[]</c>).</summary>
@@ -43,6 +45,12 @@ public sealed record InterfaceRecord
     public string Status { get; init; } = "ok";
     public string? Reason { get; init; }
     public IReadOnlyDictionary<string, object?> Extra { get; init; } = new Dictionary<string, object?>();
+    /// <summary>|K| on the leading singular directions (rows: `to` side, columns: `from` side) for the report's heatmap; not written to JSON.</summary>
+    public double[][]? TransportMagnitude { get; init; }
+    /// <summary>The PAM (physical alignment matrix), block-pooled to at most 160×160 for the report (not written to JSON).</summary>
+    public double[][]? PamMatrix { get; init; }
+    /// <summary>Core/overlap/noise class of each cell of <see cref="PamMatrix"/> ("core", "overlap", "noise"; majority in a pooled cell).</summary>
+    public string[][]? PamMask { get; init; }
 }
 
 /// <summary>A tensor that was not analysed, with the reason.</summary>
