@@ -385,8 +385,8 @@ public static class Analyzer
         }
     }
 
-    /// <summary>The PAM and its masks for the report, pooled to at most 160×160 cells (RMS of values, majority class).</summary>
-    private static (double[][], string[][]) PamPreview(PairCertification cert, int max = 160)
+    /// <summary>The PAM and its masks for the report, pooled to at most 96×96 cells (RMS of values, majority class).</summary>
+    private static (double[][], string[][]) PamPreview(PairCertification cert, int max = 96)
     {
         var inc = cert.Incidence;
         int R = inc.Rows, C = inc.Cols;

@@ -47,7 +47,7 @@ public sealed record InterfaceRecord
     public IReadOnlyDictionary<string, object?> Extra { get; init; } = new Dictionary<string, object?>();
     /// <summary>|K| on the leading singular directions (rows: `to` side, columns: `from` side) for the report's heatmap; not written to JSON.</summary>
     public double[][]? TransportMagnitude { get; init; }
-    /// <summary>The PAM (physical alignment matrix), block-pooled to at most 160×160 for the report (not written to JSON).</summary>
+    /// <summary>The PAM (physical alignment matrix), block-pooled to at most 96×96 for the report (not written to JSON).</summary>
     public double[][]? PamMatrix { get; init; }
     /// <summary>Core/overlap/noise class of each cell of <see cref="PamMatrix"/> ("core", "overlap", "noise"; majority in a pooled cell).</summary>
     public string[][]? PamMask { get; init; }

@@ -26,13 +26,18 @@ public static class ConsoleSummary
         sb.AppendLine(certs == 0
             ? $"certificates: none in this analysis; {a.Interfaces.Count - bad.Count} of {a.Interfaces.Count} interfaces ok"
             : $"certificates: {a.Interfaces.Count(f => Get(f.Extra, "certificate", "pass") is true)} of {certs} pass");
-        foreach (var (f, i) in bad)
+        // Bugs (a violated bound) first, then the certificates with the smallest margin r* − ε; at most `worst` lines.
+        var shown = bad.OrderByDescending(t => Get(t.f.Extra, "transport", "bound_holds") is false || t.f.Status == "failed")
+            .ThenByDescending(t => (Dbl(Get(t.f.Extra, "certificate"), "radius") ?? 0) - (Dbl(Get(t.f.Extra, "certificate"), "epsilon") ?? 0))
+            .Take(worst).OrderBy(t => t.i).ToList();
+        foreach (var (f, i) in shown)
         {
             var c = Get(f.Extra, "certificate");
             sb.AppendLine($"  FAIL #{i + 1} {Cut(f.From)} → {Cut(f.To)}: " + (c is not null && Get(c, "pass") is false
                 ? $"certificate ε={N(Dbl(c, "epsilon"))} δ={N(Dbl(c, "delta"))} r*={N(Dbl(c, "radius"))} gap={N(Dbl(c, "active_gap"))} noise margin={N(Dbl(c, "noise_margin"))}"
                 : f.Reason ?? "transport bound violated"));
         }
+        if (bad.Count > shown.Count) sb.AppendLine($"  … and {bad.Count - shown.Count} more failed certificates (see analysis.json / report.html)");
         foreach (var c in a.Chains.Where(c => Get(c, "bound_holds") is false))
             sb.AppendLine($"  FAIL chain {Str(c, "name")}: net displacement {N(Dbl(c, "net_displacement"))} > bound {N(Dbl(c, "bound"))}");
         return sb.ToString();
