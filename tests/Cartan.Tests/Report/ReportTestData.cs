@@ -12,7 +12,9 @@ public static class ReportTestData
     {
         using var model = DefaultModel.Open();
         var graph = ModelGraph.Build(model, new GraphOptions());
-        return Analyzer.Run(model, graph, new AnalyzeOptions());
+        // Certificates are added by hand below (WithCertificates) so that the tests know exactly which interfaces carry one;
+        // real certificates are rendered by FixtureReportTests.
+        return Analyzer.Run(model, graph, new AnalyzeOptions { NoCertificate = true });
     }, LazyThreadSafetyMode.ExecutionAndPublication);
 
     public static AnalysisResult Default => _default.Value;
