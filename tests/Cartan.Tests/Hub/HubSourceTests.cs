@@ -173,6 +173,30 @@ public sealed class HubSourceTests : IDisposable
     }
 
     [Fact]
+    public void Parallel_readers_fetch_each_tensor_once_and_agree_with_the_local_reader()
+    {
+        AddSmall();
+        using var remote = HubSource.Open("hf://org/small", Opts());
+        using var local = SafetensorsReader.Open(Small);
+        var jobs = remote.Tensors.Concat(remote.Tensors).Concat(remote.Tensors).ToArray();
+        var results = new double[jobs.Length][];
+        Parallel.For(0, jobs.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => results[i] = jobs[i].ReadDoubles());
+        for (int i = 0; i < jobs.Length; i++) Assert.Equal(local.Find(jobs[i].Name)!.ReadDoubles(), results[i]);
+        var ranges = _hub.For("model.safetensors").Skip(2).Select(l => l.Range).ToList();
+        Assert.Equal(remote.Tensors.Count(t => t.ElementCount > 0), ranges.Count);
+        Assert.Equal(ranges.Count, ranges.Distinct().Count());
+    }
+
+    [Fact]
+    public void A_file_served_from_another_commit_is_refused()
+    {
+        AddSmall();
+        _hub.WrongCommit = new string('e', 40);
+        var ex = Assert.Throws<CartanFormatException>(() => HubSource.Open("hf://org/small", Opts()));
+        Assert.Contains("from commit eeee", ex.Message);
+    }
+
+    [Fact]
     public void A_wrong_body_fails_its_checksum_and_is_not_kept()
     {
         AddSmall();

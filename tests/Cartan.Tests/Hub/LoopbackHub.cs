@@ -35,6 +35,8 @@ internal sealed class LoopbackHub : IDisposable
     public string? RequiredToken { get; set; }
     public bool RedirectLfs { get; set; }
     public bool Hang { get; set; }
+    /// <summary>Answer file requests with this X-Repo-Commit instead of the repository's own.</summary>
+    public string? WrongCommit { get; set; }
     /// <summary>Return a status code to answer a request with that status instead (null: serve normally).</summary>
     public Func<Logged, int?>? StatusFor { get; set; }
     /// <summary>Cut responses for this file when the body reaches this absolute offset (headers promise the full length).</summary>
@@ -178,7 +180,7 @@ internal sealed class LoopbackHub : IDisposable
             return;
         }
         bool lfs = file.EndsWith(".safetensors", StringComparison.Ordinal);
-        var common = new List<(string, string)> { ("X-Repo-Commit", sha), ("Accept-Ranges", "bytes") };
+        var common = new List<(string, string)> { ("X-Repo-Commit", WrongCommit ?? sha), ("Accept-Ranges", "bytes") };
         string etag = lfs ? Convert.ToHexStringLower(SHA256.HashData(content)) : GitBlobSha1(content);
         if (lfs) { common.Add(("X-Linked-Etag", $"\"{etag}\"")); common.Add(("X-Linked-Size", content.Length.ToString())); }
         common.Add(("ETag", $"\"{etag}\""));

@@ -99,6 +99,7 @@ internal sealed class HubCache
             if (TryReadVerified(data, sum, maxBytes) is byte[] cached) return cached;
             using var part = OpenLocked(PathOf("partial", key));
             if (part is null) continue; // another process finished it meanwhile
+            if (File.Exists(data)) { DeleteQuietly(PathOf("partial", key)); continue; } // finished just before we took the lock
             var remote = client.DownloadWhole(_sha, file, part, maxBytes);
             part.Seek(0, SeekOrigin.Begin);
             var bytes = new byte[part.Length];
@@ -168,6 +169,7 @@ internal sealed class HubCache
             using (var part = OpenLocked(partial))
             {
                 if (part is null) continue;
+                if (File.Exists(data)) { DeleteQuietly(partial); continue; }
                 long total = client.DownloadRange(_sha, file, start, end, part);
                 if (total >= 0) RecordSize(file, total);
                 if (part.Length != len)

@@ -25,6 +25,7 @@ internal sealed partial class HubClient : IDisposable
     private readonly HttpClient _http;
     private readonly HubOptions _o;
     private readonly Uri _endpoint;
+    private string? _sha;
 
     /// <summary>The source as the user named it, used as the file part of error messages.</summary>
     public string Label { get; }
@@ -89,7 +90,8 @@ internal sealed partial class HubClient : IDisposable
             foreach (var s in sib.EnumerateArray())
                 if (s.ValueKind == JsonValueKind.Object && s.TryGetProperty("rfilename", out var f) && f.ValueKind == JsonValueKind.String)
                     files.Add(f.GetString()!);
-            return new RepoInfo(shaEl.GetString()!.ToLowerInvariant(), files);
+            _sha = shaEl.GetString()!.ToLowerInvariant();
+            return new RepoInfo(_sha, files);
         }
         catch (JsonException e) { throw Bad($"the model API answered invalid JSON: {SafetensorsReader.FirstLine(e.Message)}"); }
         catch (InvalidOperationException e) { throw Bad($"the model API answered an invalid string: {SafetensorsReader.FirstLine(e.Message)}"); }
@@ -247,6 +249,12 @@ internal sealed partial class HubClient : IDisposable
             }
             if (code is >= 200 and < 300)
             {
+                if (!isApi && hop == 0 && _sha is not null && resp.Headers.TryGetValues("X-Repo-Commit", out var rc) && rc.FirstOrDefault() is string commit
+                    && !string.Equals(commit, _sha, StringComparison.OrdinalIgnoreCase))
+                {
+                    resp.Dispose(); cts.Dispose();
+                    throw Bad($"the hub served {What(file, isApi)} from commit {SafetensorsReader.Clip(commit)}, not the resolved {_sha}");
+                }
                 chain = new Chain(linkedEtag, linkedSize, firstEtag);
                 return new Live(resp, cts);
             }
