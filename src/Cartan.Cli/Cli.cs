@@ -28,7 +28,8 @@ public static class Cli
 
         MODEL is a file or folder: safetensors (single or *.safetensors.index.json), ONNX, tfjs model.json or
         weights manifest, .npy/.npz, or a Hugging Face style folder (config.json + weights). Without MODEL the
-        embedded default model (all-MiniLM-L6-v2) is used.
+        embedded default model (all-MiniLM-L6-v2) is used. MODEL may also be hf://ORG/NAME[@REVISION]: safetensors
+        weights read from the Hugging Face Hub, fetching only headers and the tensors analysed (token: HF_TOKEN).
 
         analyze options:
           --shard I/N             analyse only part I of N (0-based) of the plan; join the parts with cartan merge
@@ -47,13 +48,17 @@ public static class Cli
           --include-embeddings    analyse embeddings and LM heads too
           --conv-view out|in|tap  reshape of convolution kernels for spectra (default out)
 
+        hub options (hf:// models):
+          --cache-dir DIR         download cache (default $HF_HOME/cartan or ~/.cache/huggingface/cartan)
+          --hub-endpoint URL      hub base URL (default $HF_ENDPOINT or https://huggingface.co)
+
         exit codes: 0 ok, 2 bad usage, 3 unreadable or malformed input, 4 some layers failed.
         """;
 
     private static readonly Dictionary<string, int> GraphArity = new()
     {
         ["--pair"] = 2, ["--pairs"] = 1, ["--heads"] = 1, ["--kv-heads"] = 1, ["--include-embeddings"] = 0,
-        ["--conv-view"] = 1, ["--json"] = 1, ["--help"] = 0,
+        ["--conv-view"] = 1, ["--json"] = 1, ["--help"] = 0, ["--cache-dir"] = 1, ["--hub-endpoint"] = 1,
     };
 
     public static int Run(string[] argv, TextWriter stdout, TextWriter stderr)
@@ -143,7 +148,8 @@ public static class Cli
         };
         if (options.KvHeads is not null && options.Heads is null) throw new UsageException("--kv-heads needs --heads");
         if (options is { Heads: int h, KvHeads: int g } && h % g != 0) throw new UsageException($"--heads {h} is not a multiple of --kv-heads {g}");
-        var model = a.Positionals.Count == 0 ? DefaultModel.Open() : WeightSource.Open(a.Positionals[0]);
+        var model = a.Positionals.Count == 0 ? DefaultModel.Open() : WeightSource.Open(a.Positionals[0],
+            new Cartan.Formats.Hub.HubOptions { CacheDir = a.Get("--cache-dir"), Endpoint = a.Get("--hub-endpoint") });
         try
         {
             var graph = ModelGraph.Build(model, options);

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Text.Json;
 using Cartan.Tensors;
 
@@ -17,19 +16,6 @@ public static class SafetensorsReader
 {
     /// <summary>Largest JSON header accepted (the reference implementation uses the same limit).</summary>
     public const long MaxHeaderBytes = 100_000_000;
-
-    private static readonly Dictionary<string, DType> Decodable = new(StringComparer.Ordinal)
-    {
-        ["F64"] = DType.F64, ["F32"] = DType.F32, ["F16"] = DType.F16, ["BF16"] = DType.BF16,
-        ["I8"] = DType.I8, ["U8"] = DType.U8, ["I16"] = DType.I16, ["U16"] = DType.U16,
-        ["I32"] = DType.I32, ["U32"] = DType.U32, ["I64"] = DType.I64, ["U64"] = DType.U64, ["BOOL"] = DType.Bool,
-    };
-
-    /// <summary>safetensors dtypes that are valid but have no decoder here: validated, then listed as skipped.</summary>
-    private static readonly Dictionary<string, int> KnownUndecodable = new(StringComparer.Ordinal)
-    {
-        ["F8_E4M3"] = 1, ["F8_E5M2"] = 1, ["F8_E8M0"] = 1, ["C64"] = 8,
-    };
 
     /// <summary>Opens a <c>.safetensors</c> file or a <c>*.safetensors.index.json</c>.</summary>
     public static WeightModel Open(string path)
@@ -85,151 +71,34 @@ public static class SafetensorsReader
 
     private static Parsed Parse(MappedFile file, string path)
     {
-        if (file.Length < 8)
-            throw new CartanFormatException(path, $"truncated: {file.Length} bytes, shorter than the 8-byte header length");
-        ulong n = BinaryPrimitives.ReadUInt64LittleEndian(file.Span(0, 8));
-        if (n > MaxHeaderBytes)
-            throw new CartanFormatException(path, $"header length {n} exceeds the {MaxHeaderBytes}-byte limit");
-        if ((long)n > file.Length - 8)
-            throw new CartanFormatException(path, $"header length {n} runs past the end of the file ({file.Length} bytes)");
-        long headerLen = (long)n;
+        long headerLen = SafetensorsHeader.ReadHeaderLength(path, file.Length >= 8 ? file.Span(0, 8) : default, file.Length);
         long bufStart = 8 + headerLen;
         long bufLen = file.Length - bufStart;
+        var header = SafetensorsHeader.Parse(path, file.Span(8, headerLen), bufLen);
 
-        var headerBytes = file.Span(8, headerLen);
-        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
-            throw new CartanFormatException(path, "header is not valid UTF-8");
-        JsonDocument doc;
-        try
+        var tensors = new List<WeightTensor>(header.Entries.Count);
+        var skipped = new List<SkippedTensor>();
+        foreach (var e in header.Entries)
         {
-            doc = JsonDocument.Parse(headerBytes.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
-        }
-        catch (JsonException e)
-        {
-            throw new CartanFormatException(path, $"header is not valid JSON: {FirstLine(e.Message)}");
-        }
-
-        using (doc)
-        try
-        {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new CartanFormatException(path, $"header JSON is a {root.ValueKind}, expected an object");
-
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            var entries = new List<(string Name, string DTypeName, long[] Shape, long Begin, long End, long Count)>();
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var prop in root.EnumerateObject())
+            if (e.DType is not DType dtype)
             {
-                if (!seen.Add(prop.Name))
-                    throw new CartanFormatException(path, $"header names '{Clip(prop.Name)}' twice");
-                if (prop.Name == "__metadata__")
-                {
-                    if (prop.Value.ValueKind != JsonValueKind.Object)
-                        throw new CartanFormatException(path, "__metadata__ is not an object");
-                    foreach (var m in prop.Value.EnumerateObject())
-                    {
-                        if (m.Value.ValueKind != JsonValueKind.String)
-                            throw new CartanFormatException(path, $"__metadata__ value '{Clip(m.Name)}' is not a string");
-                        metadata[m.Name] = m.Value.GetString()!;
-                    }
-                    continue;
-                }
-                entries.Add(ParseEntry(path, prop.Name, prop.Value));
+                skipped.Add(new SkippedTensor(e.Name, e.Shape, e.DTypeName, $"{e.DTypeName} has no decoder"));
+                continue;
             }
-
-            // Ranges inside the buffer, sizes consistent with shape x dtype.
-            foreach (var e in entries)
+            long abs = bufStart + e.Begin, len = e.End - e.Begin, count = e.Count;
+            string name = e.Name;
+            var layout = e.Shape.Length == 4 ? TensorLayout.OIHW : TensorLayout.Unknown;
+            tensors.Add(new WeightTensor(name, e.Shape, dtype, DTypes.Name(dtype), () =>
             {
-                if (e.End > bufLen)
-                    throw new CartanFormatException(path,
-                        $"tensor '{Clip(e.Name)}' data_offsets [{e.Begin}, {e.End}] run past the end of the {bufLen}-byte buffer");
-                int size = Decodable.TryGetValue(e.DTypeName, out var dt) ? DTypes.Size(dt) : KnownUndecodable[e.DTypeName];
-                long need;
-                try { need = checked(e.Count * size); }
-                catch (OverflowException)
-                { throw new CartanFormatException(path, $"tensor '{Clip(e.Name)}' byte size overflows"); }
-                if (e.End - e.Begin != need)
-                    throw new CartanFormatException(path,
-                        $"tensor '{Clip(e.Name)}' holds {e.End - e.Begin} bytes but shape [{string.Join(",", e.Shape)}] x {e.DTypeName} needs {need}");
-            }
-
-            // No two tensors share bytes.
-            var order = entries.Where(e => e.End > e.Begin).OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
-            for (int i = 1; i < order.Count; i++)
-                if (order[i].Begin < order[i - 1].End)
-                    throw new CartanFormatException(path,
-                        $"tensors '{Clip(order[i - 1].Name)}' [{order[i - 1].Begin}, {order[i - 1].End}) and '{Clip(order[i].Name)}' [{order[i].Begin}, {order[i].End}) overlap");
-
-            var tensors = new List<WeightTensor>(entries.Count);
-            var skipped = new List<SkippedTensor>();
-            foreach (var e in entries)
-            {
-                if (!Decodable.TryGetValue(e.DTypeName, out var dtype))
-                {
-                    skipped.Add(new SkippedTensor(e.Name, e.Shape, e.DTypeName, $"{e.DTypeName} has no decoder"));
-                    continue;
-                }
-                long abs = bufStart + e.Begin, len = e.End - e.Begin, count = e.Count;
-                string name = e.Name;
-                var layout = e.Shape.Length == 4 ? TensorLayout.OIHW : TensorLayout.Unknown;
-                tensors.Add(new WeightTensor(name, e.Shape, dtype, DTypes.Name(dtype), () =>
-                {
-                    if (count > Array.MaxLength)
-                        throw new CartanFormatException(path, $"tensor '{Clip(name)}' has {count} elements, too many to load at once");
-                    var span = file.Span(abs, len);
-                    var d = new double[count];
-                    Decode.ToDouble(dtype, span, d);
-                    return d;
-                }, layout, path));
-            }
-            return new Parsed(file, tensors, skipped, metadata);
+                if (count > Array.MaxLength)
+                    throw new CartanFormatException(path, $"tensor '{Clip(name)}' has {count} elements, too many to load at once");
+                var span = file.Span(abs, len);
+                var d = new double[count];
+                Decode.ToDouble(dtype, span, d);
+                return d;
+            }, layout, path));
         }
-        catch (InvalidOperationException e) // a string escape that is not valid text (lone surrogate)
-        {
-            throw new CartanFormatException(path, $"header holds an invalid string: {FirstLine(e.Message)}");
-        }
-    }
-
-    private static (string, string, long[], long, long, long) ParseEntry(string path, string name, JsonElement v)
-    {
-        string what = $"tensor '{Clip(name)}'";
-        if (v.ValueKind != JsonValueKind.Object)
-            throw new CartanFormatException(path, $"{what} header entry is not an object");
-        if (!v.TryGetProperty("dtype", out var dtEl) || dtEl.ValueKind != JsonValueKind.String)
-            throw new CartanFormatException(path, $"{what} has no dtype string");
-        string dtName = dtEl.GetString()!;
-        if (!Decodable.ContainsKey(dtName) && !KnownUndecodable.ContainsKey(dtName))
-            throw new CartanFormatException(path, $"{what} has unknown dtype '{Clip(dtName)}'");
-        if (!v.TryGetProperty("shape", out var shEl) || shEl.ValueKind != JsonValueKind.Array)
-            throw new CartanFormatException(path, $"{what} has no shape array");
-        if (shEl.GetArrayLength() > 64)
-            throw new CartanFormatException(path, $"{what} has {shEl.GetArrayLength()} dimensions (at most 64)");
-        var shape = new long[shEl.GetArrayLength()];
-        long count = 1;
-        int k = 0;
-        foreach (var d in shEl.EnumerateArray())
-        {
-            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out long dim) || dim < 0)
-                throw new CartanFormatException(path, $"{what} shape holds {Clip(d.GetRawText())}, expected a non-negative integer");
-            shape[k++] = dim;
-            try { count = checked(count * dim); }
-            catch (OverflowException)
-            { throw new CartanFormatException(path, $"{what} shape element count overflows"); }
-        }
-        if (!v.TryGetProperty("data_offsets", out var offEl) || offEl.ValueKind != JsonValueKind.Array || offEl.GetArrayLength() != 2)
-            throw new CartanFormatException(path, $"{what} has no data_offsets pair");
-        var offs = new long[2];
-        k = 0;
-        foreach (var o in offEl.EnumerateArray())
-        {
-            if (o.ValueKind != JsonValueKind.Number || !o.TryGetInt64(out long off) || off < 0)
-                throw new CartanFormatException(path, $"{what} data_offsets hold {Clip(o.GetRawText())}, expected a non-negative integer");
-            offs[k++] = off;
-        }
-        if (offs[1] < offs[0])
-            throw new CartanFormatException(path, $"{what} data_offsets [{offs[0]}, {offs[1]}] end before they begin");
-        return (name, dtName, shape, offs[0], offs[1], count);
+        return new Parsed(file, tensors, skipped, header.Metadata);
     }
 
     // ---- sharded models ----

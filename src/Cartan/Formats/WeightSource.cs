@@ -6,8 +6,15 @@ namespace Cartan.Formats;
 public static class WeightSource
 {
     /// <summary>Opens <paramref name="path"/>. Throws <see cref="CartanFormatException"/> for anything unreadable.</summary>
-    public static WeightModel Open(string path)
+    public static WeightModel Open(string path) => Open(path, null);
+
+    /// <summary>
+    /// Opens <paramref name="path"/>; an <c>hf://ORG/NAME[@REVISION]</c> path is read from the Hugging Face Hub
+    /// (see <see cref="Hub.HubSource"/>) with <paramref name="hub"/> settings (environment defaults when null).
+    /// </summary>
+    public static WeightModel Open(string path, Hub.HubOptions? hub)
     {
+        if (Hub.HubSource.IsHubPath(path)) return Hub.HubSource.Open(path, hub);
         if (Directory.Exists(path)) return OpenFolder(path);
         if (!File.Exists(path)) throw new CartanFormatException(path, "no such file or folder");
         return OpenFile(path);
