@@ -3,6 +3,7 @@
 # Politely does nothing where apt-get is absent or we are not root: Cartan then falls back to whatever LAPACK
 # it finds, or to its managed implementation (same answers, slower), and says which one ran.
 set -u
+"$(dirname "$0")/setup-torch.sh" || echo "setup: TorchSharp setup failed; Cartan.Torch will not load here (cartan analyze is unaffected)"
 pkgs=(libopenblas0-pthread liblapack3)
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
   echo "setup: no apt-get here; skipping native LAPACK install (cartan will use the managed fallback if none is found)"
