@@ -4,7 +4,8 @@
 # relocation); scripts/elf_weaken_glibcxx.py makes that symbol and the version requirement weak (3 bytes change).
 # Where the runtime has GLIBCXX_3.4.32 (Ubuntu 24.04, Debian 13) it does nothing.
 # It patches the copy in the NuGet package cache, which every build copies into its output folder, and keeps the
-# original beside it as libLibTorchSharp.so.orig (put it back with: scripts/setup-torch.sh --undo). Idempotent; a fresh
+# original as torchsharp/<version>/libLibTorchSharp.so.orig in the package folder, outside runtimes/ so that no build
+# copies it (put it back with: scripts/setup-torch.sh --undo). Idempotent; a fresh
 # restore brings the unpatched file back, so it runs again from every build of src/Cartan.Torch (an MSBuild target).
 # Usage: scripts/setup-torch.sh [--undo] [--quiet] [NUGET_PACKAGES_ROOT]
 set -u
@@ -25,9 +26,19 @@ shopt -s nullglob
 libs=("$root"/torchsharp/*/runtimes/linux-x64/native/libLibTorchSharp.so)
 if [ ${#libs[@]} -eq 0 ]; then say "TorchSharp is not restored under $root yet; nothing to do"; exit 0; fi
 
+# The original's keeping place: the package folder (torchsharp/<version>/), which no build copies from.
+orig_of() { echo "${1%/runtimes/linux-x64/native/libLibTorchSharp.so}/libLibTorchSharp.so.orig"; }
+for lib in "${libs[@]}"; do  # an earlier version of this script kept the original beside the library
+  if [ -f "$lib.orig" ]; then
+    [ -f "$(orig_of "$lib")" ] || mv -f "$lib.orig" "$(orig_of "$lib")"
+    rm -f "$lib.orig"
+  fi
+done
+
 if [ "$undo" = 1 ]; then
   for lib in "${libs[@]}"; do
-    if [ -f "$lib.orig" ]; then mv -f "$lib.orig" "$lib"; echo "setup-torch: restored $lib from .orig"; fi
+    orig="$(orig_of "$lib")"
+    if [ -f "$orig" ]; then mv -f "$orig" "$lib"; echo "setup-torch: restored $lib from $orig"; fi
   done
   exit 0
 fi
@@ -57,9 +68,10 @@ for lib in "${libs[@]}"; do
   case $? in
     0) say "$lib already patched" ;;
     1)
-      [ -f "$lib.orig" ] || cp -p "$lib" "$lib.orig"
+      orig="$(orig_of "$lib")"
+      [ -f "$orig" ] || cp -p "$lib" "$orig"
       if "$py" "$here/elf_weaken_glibcxx.py" "$lib"; then
-        echo "setup-torch: $stdcxx lacks GLIBCXX_3.4.32; patched $lib (original kept as $lib.orig)"
+        echo "setup-torch: $stdcxx lacks GLIBCXX_3.4.32; patched $lib (original kept as $orig)"
       else rc=1; fi ;;
     *) "$py" "$here/elf_weaken_glibcxx.py" "$lib" --check; echo "setup-torch: cannot patch $lib" >&2; rc=1 ;;
   esac

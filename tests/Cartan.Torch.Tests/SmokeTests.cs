@@ -27,3 +27,9 @@ public class SmokeTests
         for (int i = 0; i < 3; i++) Assert.Equal(want[i], g[i], 12);
     }
 }
+
+public class RuntimeTests
+{
+    [Fact]
+    public void TorchRuntimeReportsNoProblemHere() => Assert.Null(TorchRuntime.Problem);
+}
