@@ -52,6 +52,21 @@ install_chromium() {
   return 0
 }
 
+# ---------------------------------------------------------------------------------------------------------
+# TorchSharp on Debian 12 (only Cartan.Torch uses it): scripts/setup-torch.sh weakens the one GLIBCXX_3.4.32
+# reference of libLibTorchSharp.so when the system libstdc++ is too old. It needs python3 (standard library).
+install_python() {
+  command -v python3 >/dev/null 2>&1 && return 0
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+    echo "setup: installing python3-minimal (for the TorchSharp ELF patch)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-minimal >/dev/null 2>&1 || \
+      { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-minimal >/dev/null 2>&1; } || true
+  fi
+  return 0
+}
+
 install_lapack
 install_chromium
+install_python
+"$(dirname "$0")/setup-torch.sh" --quiet || echo "setup: TorchSharp setup failed; Cartan.Torch will not load here (cartan analyze is unaffected)"
 exit 0

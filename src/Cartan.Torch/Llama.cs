@@ -1,0 +1,136 @@
+using Cartan.Formats;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Cartan.Torch;
+
+/// <summary>
+/// LLaMA-style decoder (HF <c>LlamaForCausalLM</c>): RMSNorm, rotary positions in the rotate-half convention,
+/// grouped-query attention (key/value head j serves query heads j·r … j·r+r−1), SwiGLU, optional tied head.
+/// forward: token ids [B, T] (int64) → logits [B, T, vocab].
+/// </summary>
+public sealed class LlamaModel : HfModule
+{
+    private sealed record Layer(Parameter InNorm, Parameter Q, Parameter K, Parameter V, Parameter O,
+        Parameter PostNorm, Parameter Gate, Parameter Up, Parameter Down);
+
+    private readonly Parameter _embed, _norm, _head;
+    private readonly Layer[] _layers;
+
+    public int Vocab { get; }
+    public int Hidden { get; }
+    public int Heads { get; }
+    public int KvHeads { get; }
+    public int HeadDim { get; }
+    public int MaxPositions { get; }
+    public double Eps { get; }
+    public double RopeTheta { get; }
+    public bool TiedHead { get; }
+
+    public LlamaModel(HfConfig c, ScalarType dtype = ScalarType.Float32) : base("llama", c, dtype)
+    {
+        Vocab = c.Positive("vocab_size", c.Int("vocab_size"), 1 << 22);
+        Hidden = c.Positive("hidden_size", c.Int("hidden_size"), 1 << 16);
+        int inter = c.Positive("intermediate_size", c.Int("intermediate_size"), 1 << 18);
+        int layers = c.Positive("num_hidden_layers", c.Int("num_hidden_layers"), 1024);
+        Heads = c.Positive("num_attention_heads", c.Int("num_attention_heads"), 4096);
+        KvHeads = c.Positive("num_key_value_heads", c.Int("num_key_value_heads", Heads), 4096);
+        HeadDim = c.Positive("head_dim", c.Int("head_dim", Hidden / Heads), 1 << 12);
+        MaxPositions = c.Positive("max_position_embeddings", c.Int("max_position_embeddings", 2048), 1 << 22);
+        Eps = c.Double("rms_norm_eps", 1e-6);
+        RopeTheta = c.Double("rope_theta", 10000.0);
+        TiedHead = c.Bool("tie_word_embeddings", false);
+        if (Heads % KvHeads != 0) throw new CartanFormatException(c.Source, $"num_attention_heads {Heads} is not a multiple of num_key_value_heads {KvHeads}");
+        if (HeadDim % 2 != 0) throw new CartanFormatException(c.Source, $"head dimension {HeadDim} is odd; rotary positions need it even");
+        string act = c.String("hidden_act") ?? "silu";
+        if (act != "silu") throw new CartanFormatException(c.Source, $"hidden_act '{act}' is not supported (silu only)");
+        if (c.Bool("attention_bias", false) || c.Bool("mlp_bias", false))
+            throw new CartanFormatException(c.Source, "attention_bias / mlp_bias are not supported");
+        if (c.Json.TryGetProperty("rope_scaling", out var rs) && rs.ValueKind != System.Text.Json.JsonValueKind.Null)
+            throw new CartanFormatException(c.Source, "rope_scaling is not supported");
+
+        _embed = Weight("model.embed_tokens.weight", Vocab, Hidden);
+        _layers = new Layer[layers];
+        for (int i = 0; i < layers; i++)
+        {
+            string p = $"model.layers.{i}.";
+            _layers[i] = new Layer(
+                Weight(p + "input_layernorm.weight", Hidden),
+                Weight(p + "self_attn.q_proj.weight", (long)Heads * HeadDim, Hidden),
+                Weight(p + "self_attn.k_proj.weight", (long)KvHeads * HeadDim, Hidden),
+                Weight(p + "self_attn.v_proj.weight", (long)KvHeads * HeadDim, Hidden),
+                Weight(p + "self_attn.o_proj.weight", Hidden, (long)Heads * HeadDim),
+                Weight(p + "post_attention_layernorm.weight", Hidden),
+                Weight(p + "mlp.gate_proj.weight", inter, Hidden),
+                Weight(p + "mlp.up_proj.weight", inter, Hidden),
+                Weight(p + "mlp.down_proj.weight", Hidden, inter));
+        }
+        _norm = Weight("model.norm.weight", Hidden);
+        _head = TiedHead ? _embed : Weight("lm_head.weight", Vocab, Hidden);
+    }
+
+    private Tensor RmsNorm(Tensor x, Parameter w)
+    {
+        using var sq = x.pow(2);
+        using var ms = sq.mean([-1], keepdim: true);
+        using var me = ms.add(Eps);
+        using var r = me.rsqrt();
+        using var n = x.mul(r);
+        return n.mul(w);
+    }
+
+    /// <summary>cos, sin tables [T, HeadDim] for positions 0..T−1 (HF: emb = cat(freqs, freqs)).</summary>
+    private (Tensor cos, Tensor sin) Rotary(long t)
+    {
+        using var idx = arange(0, HeadDim, 2, dtype: ScalarType.Float64);
+        using var expo = idx.div((double)HeadDim);
+        using var basis = full(1, RopeTheta, dtype: ScalarType.Float64);
+        using var pw = basis.pow(expo);
+        using var inv = pw.reciprocal();
+        using var pos = arange(0, t, dtype: ScalarType.Float64);
+        using var freqs = outer(pos, inv);
+        using var emb = cat([freqs, freqs], -1);
+        using var c = emb.cos();
+        using var s = emb.sin();
+        return (c.to(DType), s.to(DType));
+    }
+
+    private Tensor Rope(Tensor x, Tensor cos, Tensor sin)
+    {
+        long half = HeadDim / 2;
+        using var x1 = x.narrow(-1, 0, half);
+        using var x2 = x.narrow(-1, half, half);
+        using var nx2 = x2.neg();
+        using var rot = cat([nx2, x1], -1);
+        using var a = x.mul(cos);
+        using var b = rot.mul(sin);
+        return a.add(b);
+    }
+
+    public override Tensor forward(Tensor ids)
+    {
+        if (ids.dim() != 2) throw new ArgumentException("token ids must be [batch, time]");
+        long T = ids.shape[1];
+        if (T > MaxPositions) throw new ArgumentException($"{T} tokens exceed max_position_embeddings {MaxPositions}");
+        using var scope = NewDisposeScope();
+        var (cos, sin) = Rotary(T);
+        var mask = CausalMask(T);
+        int rep = Heads / KvHeads;
+        var h = Embed(_embed, ids);
+        foreach (var l in _layers)
+        {
+            var a = RmsNorm(h, l.InNorm);
+            var q = Rope(SplitHeads(Linear(a, l.Q), Heads), cos, sin);
+            var k = Rope(SplitHeads(Linear(a, l.K), KvHeads), cos, sin);
+            var v = SplitHeads(Linear(a, l.V), KvHeads);
+            if (rep > 1) { k = k.repeat_interleave(rep, 1); v = v.repeat_interleave(rep, 1); }
+            var o = MergeHeads(Attention(q, k, v, mask));
+            h = h.add(Linear(o, l.O));
+            var m = RmsNorm(h, l.PostNorm);
+            var gate = nn.functional.silu(Linear(m, l.Gate));
+            h = h.add(Linear(gate.mul(Linear(m, l.Up)), l.Down));
+        }
+        var logits = Linear(RmsNorm(h, _norm), _head);
+        return logits.MoveToOuterDisposeScope();
+    }
+}
