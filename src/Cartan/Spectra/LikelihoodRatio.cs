@@ -90,6 +90,15 @@ public static class LikelihoodRatio
             [lnXmin, Math.Log(Math.Clamp(2 * sd, SigmaLow * 2, SigmaHigh / 2))],
             [lnXmin - 2, Math.Log(Math.Clamp(4 * sd, SigmaLow * 2, SigmaHigh / 2))],
         ], [0.5, 0.5]);
+        // On the μ faces of the domain (the log-normal degenerating into a power law as μ → −∞) the optimum is a
+        // 1-D one in ln σ, which the simplex approaches slowly: finish it there by golden section.
+        foreach (double face in new[] { lnXmin - MuMargin, lnXmax + MuMargin })
+        {
+            if (Math.Abs(ln[0] - face) > 1e-3) continue;
+            double lo = Math.Max(Math.Log(SigmaLow), ln[1] - 1), hi = Math.Min(Math.Log(SigmaHigh), ln[1] + 1);
+            double best = GoldenSection(t => LnNegLL([face, t]), lo, hi);
+            if (LnNegLL([face, best]) <= LnNegLL(ln)) ln = [face, best];
+        }
         double lmu = ln[0], ls = Math.Exp(ln[1]), lq = LogNormalTailMass(lnXmin, lmu, ls);
         var lnLl = lx.Select(v => { double z = (v - lmu) / ls; return -v - Math.Log(ls) - 0.5 * Math.Log(2 * Math.PI) - 0.5 * z * z - lq; }).ToArray();
 
@@ -137,6 +146,17 @@ public static class LikelihoodRatio
             if (fp < bestF) { bestF = fp; best = p; }
         }
         return best ?? (double[])starts[0].Clone();
+    }
+
+    private static double GoldenSection(Func<double, double> f, double a, double b)
+    {
+        double g = (Math.Sqrt(5) - 1) / 2, c = b - g * (b - a), d = a + g * (b - a), fc = f(c), fd = f(d);
+        for (int i = 0; i < 200 && b - a > 1e-13; i++)
+        {
+            if (fc <= fd) { b = d; d = c; fd = fc; c = b - g * (b - a); fc = f(c); }
+            else { a = c; c = d; fc = fd; d = a + g * (b - a); fd = f(d); }
+        }
+        return fc <= fd ? c : d;
     }
 
     private static (double[] X, double F) NelderMead(Func<double[], double> f, double[] x0, double[] step)

@@ -82,6 +82,7 @@ public class LikelihoodRatioTests
         var cases = doc.RootElement.GetProperty("cases").EnumerateArray().ToList();
         Assert.True(cases.Count >= 10);
         var bad = new List<string>();
+        int faces = 0;
         foreach (var c in cases)
         {
             var name = c.GetProperty("name").GetString();
@@ -94,16 +95,28 @@ public class LikelihoodRatioTests
             Check(bad, name + " tpl.p", r.TruncatedPowerLaw.P, t.GetProperty("p").GetDouble());
             var l = c.GetProperty("lognormal");
             Check(bad, name + " ln.R", r.LogNormal.R, l.GetProperty("R").GetDouble());
-            Check(bad, name + " ln.p", r.LogNormal.P, l.GetProperty("p").GetDouble());
+            // When the log-normal fit sits on the μ face of its domain (it has degenerated into a power law, μ → −∞)
+            // the log-likelihood is nearly flat in σ along the face while Vuong's variance is first-order in σ: both
+            // sides agree on R to 1e-6 there but only to ~1e-4 on p (an ill-conditioned quantity, reported as such).
+            double lnXmin = Math.Log(c.GetProperty("xmin").GetDouble());
+            bool onFace = Math.Abs(r.LogNormal.Parameters[0].Value - (lnXmin - LikelihoodRatio.MuMargin)) < 1e-3;
+            if (onFace) faces++;
+            Check(bad, name + " ln.p", r.LogNormal.P, l.GetProperty("p").GetDouble(), onFace ? 1e-4 : 1e-6);
+            if (!onFace)
+            {
+                Check(bad, name + " ln.mu", r.LogNormal.Parameters[0].Value, l.GetProperty("mu").GetDouble(), 1e-4);
+                Check(bad, name + " ln.sigma", r.LogNormal.Parameters[1].Value, l.GetProperty("sigma").GetDouble(), 1e-4);
+            }
             Assert.True(r.TruncatedPowerLaw.Nested && !r.LogNormal.Nested);
             Assert.True(r.TruncatedPowerLaw.R <= 1e-9, $"{name}: the nested alternative cannot fit worse than the power law (R = {r.TruncatedPowerLaw.R})");
         }
         Assert.True(bad.Count == 0, string.Join("; ", bad));
+        Assert.True(cases.Count - faces >= 6, $"only {cases.Count - faces} cases with an interior log-normal fit");
     }
 
-    private static void Check(List<string> bad, string what, double ours, double reference)
+    private static void Check(List<string> bad, string what, double ours, double reference, double tol = 1e-6)
     {
-        if (Math.Abs(ours - reference) > 1e-6 * Math.Max(1, Math.Abs(reference))) bad.Add($"{what}: {ours} vs {reference}");
+        if (Math.Abs(ours - reference) > tol * Math.Max(1, Math.Abs(reference))) bad.Add($"{what}: {ours} vs {reference}");
     }
 
     [Fact]

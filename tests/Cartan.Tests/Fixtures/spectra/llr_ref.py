@@ -11,13 +11,14 @@ same compact domain as Cartan (lambda in [1e-10/xmax, 1e4/xmin], |alpha| <= 50; 
 sigma in [1e-3, 30]).
 Independent of the C# code in every numerical part: the truncated power law's normaliser is the integral
 int_xmin^inf x^-a e^(-l x) dx by composite Gauss-Legendre quadrature in t = ln(x/xmin) (no incomplete gamma), the
-log-normal's is mpmath's erfc, and the optimiser is scipy's Nelder-Mead (restarted) polished by scipy's Powell.
+log-normal's is mpmath's erfc, and the optimiser is scipy's Nelder-Mead (restarted) polished by scipy's Powell, and on a mu face of the
+log-normal's domain by scipy's bounded Brent in ln sigma (Cartan: golden section).
 Run with Debian's /usr/bin/python3 (numpy, scipy, mpmath).
 """
 import json, os, struct
 import numpy as np
 import mpmath
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GL_X, GL_W = np.polynomial.legendre.leggauss(32)
@@ -76,13 +77,13 @@ def fit(neg, starts):
     for s in starts:
         if not np.isfinite(neg(np.array(s))):
             continue
-        r = minimize(neg, s, method="Nelder-Mead", options=dict(xatol=1e-13, fatol=1e-15, maxiter=20000, maxfev=40000))
-        for _ in range(5):
-            r2 = minimize(neg, r.x, method="Nelder-Mead", options=dict(xatol=1e-13, fatol=1e-15, maxiter=20000, maxfev=40000))
+        r = minimize(neg, s, method="Nelder-Mead", options=dict(xatol=1e-11, fatol=1e-14, maxiter=6000, maxfev=6000))
+        for _ in range(3):
+            r2 = minimize(neg, r.x, method="Nelder-Mead", options=dict(xatol=1e-11, fatol=1e-14, maxiter=6000, maxfev=6000))
             if r2.fun >= r.fun - 1e-14:
                 break
             r = r2
-        r3 = minimize(neg, r.x, method="Powell", options=dict(xtol=1e-12, ftol=1e-15, maxiter=20000))
+        r3 = minimize(neg, r.x, method="Powell", options=dict(xtol=1e-11, ftol=1e-15, maxiter=2000))
         if r3.fun < r.fun:
             r = r3
         if best is None or r.fun < best.fun:
@@ -125,6 +126,13 @@ def compare(x, xmin):
     m, sd = lx.mean(), max(lx.std(), 1e-6)
     cl = lambda v: np.log(min(max(v, 2e-3), 15))
     mu, ls = fit(ln_neg, [[m, cl(sd)], [lxmin, cl(2 * sd)], [lxmin - 2, cl(4 * sd)], [lxmin - 10, cl(8 * sd)]])
+    # On a mu face of the domain (log-normal degenerating into a power law) finish the 1-D optimum in ln sigma (Brent).
+    for face in (lxmin - 30, np.log(xmax) + 30):
+        if abs(mu - face) <= 1e-3:
+            lo, hi = max(np.log(1e-3), ls - 1), min(np.log(30), ls + 1)
+            r = minimize_scalar(lambda t: ln_neg(np.array([face, t])), bounds=(lo, hi), method="bounded", options=dict(xatol=1e-13))
+            if r.fun <= ln_neg(np.array([mu, ls])):
+                mu, ls = face, r.x
     s = np.exp(ls)
     lnl = -lx - np.log(s) - 0.5 * np.log(2 * np.pi) - 0.5 * ((lx - mu) / s) ** 2 - ln_q(mu, s)
 
