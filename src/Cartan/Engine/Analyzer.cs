@@ -261,6 +261,13 @@ public static class Analyzer
         // WeightWatcher compatibility: its conv ESD pools the taps with each tap scaled by √(1/2) (λ = σ²/2).
         var lambdas = sigma.Select(s => tap ? s * s / 2 : s * s).ToArray();
         var ww = WwTailFit.Compute(lambdas, Math.Max(spec.Rows, spec.Cols), o.Ww);
+        // Fit quality: power law vs truncated power law and vs log-normal on the tail WW fitted (issue 5 item 5).
+        TailComparison? llr = null;
+        if (ww is { Success: true, Xmin: double wxmin, NTail: int ntail })
+        {
+            var fitted = lambdas.Where(v => v > o.Ww.EigenvalueThreshold).Order().ToArray();
+            llr = LikelihoodRatio.Compare(fitted.AsSpan(fitted.Length - ntail), wxmin);
+        }
         AlphaInterval? ci = o.BootstrapReplicates > 0 ? WwBootstrap.AlphaInterval(lambdas, o.BootstrapReplicates, o.Seed, 0.95, o.Ww) : null;
 
         string status = profile.Status switch { ProfileStatus.Ok => "ok", ProfileStatus.Unreliable => "unreliable", _ => "skipped" };
@@ -284,6 +291,11 @@ public static class Analyzer
                 ("log_spectral_norm", ww.LogSpectralNorm), ("log_alpha_norm", ww.LogAlphaNorm), ("stable_rank", ww.StableRank),
                 ("entropy", ww.Entropy), ("mp_softrank", ww.MpSoftrank), ("num_spikes", ww.NumSpikes), ("warning", ww.Warning),
                 ("status", ww.Success ? "ok" : "failed"), ("reason", ww.Reason),
+                ("llr", llr is null ? null : Dict(
+                    ("truncated_power_law", Dict(("R", llr.TruncatedPowerLaw.R), ("p", llr.TruncatedPowerLaw.P),
+                        ("alpha", llr.TruncatedPowerLaw.Parameters[0].Value), ("lambda", llr.TruncatedPowerLaw.Parameters[1].Value))),
+                    ("lognormal", Dict(("R", llr.LogNormal.R), ("p", llr.LogNormal.P),
+                        ("mu", llr.LogNormal.Parameters[0].Value), ("sigma", llr.LogNormal.Parameters[1].Value))))),
                 ("alpha_ci", ci is null ? null : Dict(("level", ci.Level), ("lower", ci.Lower), ("upper", ci.Upper), ("median", ci.Median), ("replicates", ci.Replicates), ("seed", ci.Seed)))),
         };
         return rec with
