@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 namespace Cartan.Spectra;
 
 /// <summary>Asymptotic regime of the effective rank along the power-law orbit (methods.md §1(b), "Rank-window transition") [R].</summary>
@@ -55,9 +56,20 @@ public sealed class PowerLawOrbit
         if (to <= from) return double.NegativeInfinity;
         // For α ≥ 0 the largest term is the first one; for α < 0 it is the last one.
         double shift = alpha >= 0 ? -alpha * _logRank[from] : -alpha * _logRank[to - 1];
-        double s = 0;
-        for (int k = from; k < to; k++) s += Math.Exp(-alpha * _logRank[k] - shift);
-        return shift + Math.Log(s);
+        var buf = System.Buffers.ArrayPool<double>.Shared.Rent(to - from);
+        try
+        {
+            var t = buf.AsSpan(0, to - from);
+            // exp(−α·log k − shift), vectorised (TensorPrimitives): the same sum to rounding.
+            TensorPrimitives.Multiply(new ReadOnlySpan<double>(_logRank, from, to - from), -alpha, t);
+            TensorPrimitives.Add(t, -shift, t);
+            TensorPrimitives.Exp(t, t);
+            return shift + Math.Log(TensorPrimitives.Sum(t));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<double>.Shared.Return(buf);
+        }
     }
 
     /// <summary>τ(α) = log d − log H_d(α): the chart, strictly increasing from τ(0)=0 to log d (§1(b)).</summary>
@@ -75,21 +87,23 @@ public sealed class PowerLawOrbit
     {
         double logH = LogH(alpha);
         var p = new double[Dimension];
-        for (int k = 0; k < Dimension; k++) p[k] = Math.Exp(-alpha * _logRank[k] - logH);
+        TensorPrimitives.Multiply(new ReadOnlySpan<double>(_logRank), -alpha, p);
+        TensorPrimitives.Add(p, -logH, p);
+        TensorPrimitives.Exp(p, p);
         return p;
     }
 
     /// <summary>log H, μ(α) = Σ p_i log i and I(α) = Σ p_i (log i − μ)² in two passes (§1(b)).</summary>
     public OrbitMoments Moments(double alpha)
     {
+        var p = Probabilities(alpha);
         double logH = LogH(alpha);
-        double mu = 0;
-        for (int k = 0; k < Dimension; k++) mu += Math.Exp(-alpha * _logRank[k] - logH) * _logRank[k];
+        double mu = TensorPrimitives.Dot(p, _logRank);
         double var = 0;
         for (int k = 0; k < Dimension; k++)
         {
             double c = _logRank[k] - mu;
-            var += Math.Exp(-alpha * _logRank[k] - logH) * c * c;
+            var += p[k] * c * c;
         }
         return new OrbitMoments(logH, mu, var);
     }
