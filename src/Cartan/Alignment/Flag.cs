@@ -75,7 +75,11 @@ public static class Flag
             }
         }
         var (beta, betaDiag) = Imbalance(wl, m, n, wn, p);
-        var (kappa, method) = m <= o.DenseLimit ? (CommutatorDense(wl, m, n, wn, p), "dense") : (CommutatorFactored(wl, m, n, wn, p), "factored");
+        // Same κ either way (oracle 7); take the cheaper route, and never the m×m one above DenseLimit.
+        double dense = 2.0 * m * m * (n + p) + 2.0 * m * m * m;
+        double factored = 2.0 * p * m * n + 1.0 * m * n * n + 1.0 * m * p * p + 2.0 * p * p * n + 2.0 * p * n * n;
+        bool useDense = m <= o.DenseLimit && dense <= factored;
+        var (kappa, method) = useDense ? (CommutatorDense(wl, m, n, wn, p), "dense") : (CommutatorFactored(wl, m, n, wn, p), "factored");
         return new FlagResult(grid, dims, overlap, cosines, o.Tolerance, beta, betaDiag, kappa, method);
     }
 
