@@ -38,7 +38,7 @@ public static class Flag
     /// <param name="svdL">top singular triplets of W_ℓ (U m×k), or null to compute</param>
     /// <param name="svdN">top singular triplets of W_{ℓ+1} (V m×k'), or null to compute</param>
     public static FlagResult Pair(double[] wl, int m, int n, double[] wn, int p, FlagOptions? options = null,
-        SvdResult? svdL = null, SvdResult? svdN = null)
+        SvdResult? svdL = null, SvdResult? svdN = null, double[]? product = null)
     {
         var o = options ?? new();
         int kmax = Math.Min(o.MaxGrid, Math.Min(Math.Min(m, n), Math.Min(p, m)));
@@ -74,7 +74,7 @@ public static class Flag
                 }
             }
         }
-        var (beta, betaDiag) = Imbalance(wl, m, n, wn, p);
+        var (beta, betaDiag) = Imbalance(wl, m, n, wn, p, product);
         // Same κ either way (oracle 7); take the cheaper route, and never the m×m one above DenseLimit.
         double dense = 2.0 * m * m * (n + p) + 2.0 * m * m * m;
         double factored = 2.0 * p * m * n + 1.0 * m * n * n + 1.0 * m * p * p + 2.0 * p * p * n + 2.0 * p * n * n;
@@ -117,11 +117,11 @@ public static class Flag
     /// ‖D‖² = ‖A‖² + ‖B‖² − 2‖W_{ℓ+1}W_ℓ‖_F². β_diag [R] = ‖diag D‖₂ / (‖diag B‖₂ + ‖diag A‖₂), with
     /// diag(A)_i = ‖W_ℓ[i,:]‖², diag(B)_i = ‖W_{ℓ+1}[:,i]‖² (per-neuron balance).
     /// </summary>
-    public static (double Beta, double BetaDiag) Imbalance(double[] wl, int m, int n, double[] wn, int p)
+    public static (double Beta, double BetaDiag) Imbalance(double[] wl, int m, int n, double[] wn, int p, double[]? product = null)
     {
         double a2 = GramFrobenius2(wl, m, n);
         double b2 = GramFrobenius2(wn, p, m);
-        var c = Lapack.MatMul(wn, p, m, wl, n);
+        var c = product ?? Lapack.MatMul(wn, p, m, wl, n);
         double c2 = 0;
         foreach (var x in c) c2 += x * x;
         double d2 = Math.Max(0, a2 + b2 - 2 * c2);

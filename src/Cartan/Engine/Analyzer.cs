@@ -355,10 +355,12 @@ public static class Analyzer
             int kn = Math.Min(Math.Min(p, m), Math.Max(Math.Min(o.Flag.MaxGrid, Math.Min(m, n)), InterfaceTransport.EffectiveRank(sigN, o.Transport.Q)));
             var svdL = Linalg.Lapack.TopSvd(wl, m, n, kl);
             var svdN = Linalg.Lapack.TopSvd(wn, p, m, kn);
-            var t = InterfaceTransport.Compute(wl, m, n, sigL, wn, p, sigN, o.Transport, tailL, tailN, svdL, svdN);
-            var flag = Flag.Pair(wl, m, n, wn, p, o.Flag, svdL, svdN);
+            // W_{ℓ+1}W_ℓ once for the transport norm, the imbalance and the physical incidence.
+            var product = Linalg.Lapack.MatMul(wn, p, m, wl, n);
+            var t = InterfaceTransport.Compute(wl, m, n, sigL, wn, p, sigN, o.Transport, tailL, tailN, svdL, svdN, product);
+            var flag = Flag.Pair(wl, m, n, wn, p, o.Flag, svdL, svdN, product);
             var cert = o.NoCertificate ? null : PamProtocol.CertifyPair(wl, m, n, wn, p, t.KFrom, t.KTo, t.Bound,
-                inc => RowGroupsFor(b, inc, o), o.Pam, a.IsConv ? a.Taps : 1, b.IsConv ? b.Taps : 1, null, svdL, svdN, sigL);
+                inc => RowGroupsFor(b, inc, o), o.Pam, a.IsConv ? a.Taps : 1, b.IsConv ? b.Taps : 1, null, svdL, svdN, sigL, product);
             var extra = new Dictionary<string, object?>
             {
                 ["k_from"] = t.KFrom,

@@ -48,7 +48,8 @@ public static class Incidence
     /// <param name="normL">‖W_ℓ‖_F (computed when null)</param>
     /// <param name="svdL">a top-k (or larger) SVD of W_ℓ (computed with <see cref="Lapack.TopSvd"/> when null or too small)</param>
     public static IncidenceResult Physical(double[] wl, int m, int n, double[] wn, int p, int k, int kTo,
-        int tapsFrom = 1, int tapsTo = 1, double? normL = null, double? normN = null, SvdResult? svdL = null, SvdResult? svdN = null)
+        int tapsFrom = 1, int tapsTo = 1, double? normL = null, double? normN = null, SvdResult? svdL = null, SvdResult? svdN = null,
+        double[]? product = null)
     {
         Check(wl, m, n, wn, p, tapsFrom, tapsTo);
         k = Math.Clamp(k, 1, Math.Min(m, n));
@@ -58,7 +59,8 @@ public static class Incidence
         if (svdL is null || svdL.Rank < k || svdL.Rows != m || svdL.Cols != n) svdL = Lapack.TopSvd(wl, m, n, k);
         if (svdN is null || svdN.Rank < kTo || svdN.Rows != p || svdN.Cols != m) svdN = Lapack.TopSvd(wn, p, m, kTo);
 
-        var mFull = Lapack.MatMul(wn, p, m, wl, n);
+        // product: W_{ℓ+1}W_ℓ when the caller already has it (p×n, unnormalised; copied, never modified).
+        var mFull = product is { } pr && pr.Length == (long)p * n ? (double[])pr.Clone() : Lapack.MatMul(wn, p, m, wl, n);
         double scale = 1.0 / (nl * nn);
         for (int i = 0; i < mFull.Length; i++) mFull[i] *= scale;
 

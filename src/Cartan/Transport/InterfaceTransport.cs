@@ -56,7 +56,7 @@ public static class InterfaceTransport
     /// <param name="modelTailL">k ↦ T_k(α̂) of the fitted Gibbs–Cartan tail of W_ℓ (null: no certificate)</param>
     public static TransportResult Compute(double[] wl, int m, int n, double[] sigmaL, double[] wn, int p, double[] sigmaN,
         TransportOptions? options = null, Func<int, double>? modelTailL = null, Func<int, double>? modelTailN = null,
-        SvdResult? svdL = null, SvdResult? svdN = null)
+        SvdResult? svdL = null, SvdResult? svdN = null, double[]? product = null)
     {
         var o = options ?? new();
         int k = Math.Max(1, EffectiveRank(sigmaL, o.Q));
@@ -89,7 +89,7 @@ public static class InterfaceTransport
                 kTrunc2 += kk * kk;
             }
         // ‖K‖_F = ‖Ŵ_{ℓ+1}Ŵ_ℓ‖_F (orthogonal invariance), so ‖K − K^(k)‖_F² = ‖Ŵ_{ℓ+1}Ŵ_ℓ‖_F² − ‖K^(k)‖_F².
-        var c = Lapack.MatMul(wn, p, m, wl, n);
+        var c = product ?? Lapack.MatMul(wn, p, m, wl, n);
         double full2 = 0;
         foreach (var x in c) full2 += x * x;
         full2 /= normL * normL * normN * normN;
