@@ -45,7 +45,7 @@ internal static class Golden
             var want = svEl.EnumerateArray().Select(v => v.GetDouble()).ToArray();
             int rows = (int)t.Shape[0];
             int cols = (int)(t.ElementCount / rows);
-            var got = TestLinalg.SingularValues(x, rows, cols);
+            var got = GoldenSvd.SingularValues(x, rows, cols);
             // 1e-6 relative; the Gram route squares the spectrum, so values near zero (rank-deficient fixtures)
             // carry an absolute error of about sqrt(eps) * sigma_max: allow 1e-7 * sigma_max on top.
             for (int i = 0; i < want.Length; i++)
