@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Cartan.Noise;
 
 /// <summary>
@@ -86,21 +88,21 @@ public sealed class GChSampler
         // tmp[i,l] = Σ_k S1[k,i]·Ĝ[k,l]
         Array.Clear(_tmp);
         for (int k = 0; k < n1; k++)
+        {
+            var zk = _z.AsSpan(k * n2, n2);
             for (int i = 0; i < n1; i++)
             {
-                double a = s1[k * n1 + i];
-                int ti = i * n2, zk = k * n2;
-                for (int l = 0; l < n2; l++) _tmp[ti + l] += a * _z[zk + l];
+                var ti = _tmp.AsSpan(i * n2, n2);
+                TensorPrimitives.MultiplyAdd(zk, s1[k * n1 + i], ti, ti);
             }
+        }
         // g[i,j] = Σ_l tmp[i,l]·S2[l,j]
         field.Clear();
         for (int i = 0; i < n1; i++)
-            for (int l = 0; l < n2; l++)
-            {
-                double a = _tmp[i * n2 + l];
-                int gi = i * n2, sl = l * n2;
-                for (int j = 0; j < n2; j++) field[gi + j] += a * s2[sl + j];
-            }
+        {
+            var gi = field.Slice(i * n2, n2);
+            for (int l = 0; l < n2; l++) TensorPrimitives.MultiplyAdd(s2.Slice(l * n2, n2), _tmp[i * n2 + l], gi, gi);
+        }
     }
 
     /// <summary>Draws <paramref name="batch"/> independent gates into <paramref name="gates"/> (B×H×W row-major, float64).</summary>
