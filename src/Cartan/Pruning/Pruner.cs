@@ -89,9 +89,9 @@ public static class Pruner
         switch (settings.Method)
         {
             case PruneMethod.SparseGpt:
-                if (stats!.Hessian is null) throw new ArgumentException("SparseGPT needs the Hessian XᵀX in the calibration statistics");
+                var href = SparseGpt.ReferenceHessian(stats!);
                 var pattern = settings.Pattern.IsNM ? settings.Pattern : SparsityPattern.Unstructured(Math.Max(sparsity, double.Epsilon));
-                var r = SparseGpt.Prune(w, rows, cols, stats.Hessian, pattern, settings.SparseGpt);
+                var r = SparseGpt.Prune(w, rows, cols, href, pattern, settings.SparseGpt);
                 mask = r.Mask; pruned = r.Weights; remainder = r.RemainderDense; dead = r.DeadFeatures;
                 break;
             default:

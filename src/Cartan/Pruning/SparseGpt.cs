@@ -24,7 +24,7 @@ public sealed record SparseGptResult(double[] Weights, bool[] Mask, int DeadFeat
 /// SparseGPT's one-shot pruning with OBS reconstruction, following the reference algorithm (<c>fasterprune</c> of
 /// IST-DASLab/sparsegpt; our own code):
 /// <list type="number">
-/// <item>H = XᵀX (any positive scale gives the same result; the reference uses (2/n)·XᵀX). Dead features (H_jj = 0)
+/// <item>H = (2/n)·XᵀX as in the reference (see <see cref="ReferenceHessian"/>; the scale matters only for dead features). Dead features (H_jj = 0)
 /// get H_jj = 1 and their weight column is zeroed. λ = PercDamp·mean(diag H) is added to the diagonal.</item>
 /// <item>U = the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU). U_jj² is the diagonal of the inverse Hessian of the
 /// not-yet-processed columns, i.e. the paper's [H_F⁻¹]_jj. We compute U without forming H⁻¹: with P the index
@@ -41,6 +41,22 @@ public sealed record SparseGptResult(double[] Weights, bool[] Mask, int DeadFeat
 /// </summary>
 public static class SparseGpt
 {
+    /// <summary>
+    /// The reference implementation's Hessian (2/n)·XᵀX from accumulated statistics, n = tokens. Any positive scale
+    /// prunes identically EXCEPT through the dead-feature rule (a zero diagonal entry becomes 1 before damping), so
+    /// <see cref="Pruner"/> uses this scale. (The reference counts n in batches of its hooks, sequences in practice;
+    /// with no dead features the two agree exactly.)
+    /// </summary>
+    public static double[] ReferenceHessian(CalibrationStats stats)
+    {
+        var h = stats.Hessian ?? throw new ArgumentException("SparseGPT needs the Hessian XᵀX in the calibration statistics");
+        if (stats.Count <= 0) throw new ArgumentException("the calibration statistics count no tokens");
+        double c = 2.0 / stats.Count;
+        var r = new double[h.Length];
+        for (int i = 0; i < r.Length; i++) r[i] = c * h[i];
+        return r;
+    }
+
     /// <summary>Prunes W (out × in, row-major) with the undamped Hessian <paramref name="hessian"/> = XᵀX (in × in).</summary>
     public static SparseGptResult Prune(ReadOnlySpan<double> w, int rows, int cols, ReadOnlySpan<double> hessian,
         SparsityPattern pattern, SparseGptOptions? options = null)
