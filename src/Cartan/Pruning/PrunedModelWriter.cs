@@ -1,0 +1,201 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using Cartan.Formats;
+using Cartan.Tensors;
+
+namespace Cartan.Pruning;
+
+/// <summary>
+/// Writes a pruned copy of a safetensors Hugging Face folder: every shard rewritten with the same name, tensor order,
+/// dtypes and <c>__metadata__</c> (replaced tensors encoded from float64 into their stored dtype, round to nearest even;
+/// every other tensor's bytes copied unchanged, undecodable ones included), the shard index and the other top-level
+/// files (config.json, tokenizer and generation files) copied; weight files of other formats (*.bin, *.pt, *.onnx, …)
+/// and sub-folders are not copied (they would be stale dense copies). Everything is written into a temporary sibling
+/// folder that is moved to the output at the end; the input is only read.
+/// </summary>
+public static class PrunedModelWriter
+{
+    private static readonly string[] StaleWeights = [".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".onnx", ".gguf", ".npz", ".npy", ".ot", ".safetensors"];
+
+    /// <summary>
+    /// Writes the folder. <paramref name="replaced"/> maps tensor names to new data in the STORED layout and element
+    /// order. <paramref name="extraFiles"/> (name → UTF-8 text) are written beside, e.g. prune.json.
+    /// Throws <see cref="ArgumentException"/> when the output would touch the input or already holds files, or a
+    /// replacement does not fit its tensor; <see cref="CartanFormatException"/> for an unreadable input.
+    /// </summary>
+    public static void Write(WeightModel model, IReadOnlyDictionary<string, double[]> replaced, string outDir,
+        IReadOnlyDictionary<string, string>? extraFiles = null)
+    {
+        if (model.Format != "safetensors") throw new ArgumentException($"pruned models are written for safetensors inputs only, not {model.Format}");
+        var (inputDir, shards, index) = InputFiles(model);
+        string outFull = Path.GetFullPath(outDir).TrimEnd(Path.DirectorySeparatorChar);
+        CheckOutput(inputDir, outFull);
+        var known = new HashSet<string>(model.Tensors.Select(t => t.Name), StringComparer.Ordinal);
+        foreach (var (name, data) in replaced)
+        {
+            var t = model.Find(name) ?? throw new ArgumentException($"no tensor '{name}' to replace");
+            if (data.LongLength != t.ElementCount) throw new ArgumentException($"tensor '{name}': {data.Length} values for {t.ElementCount} elements");
+            if (!DTypes.IsFloat(t.DType)) throw new ArgumentException($"tensor '{name}' is {t.DType}, not a float tensor");
+        }
+
+        string parent = Path.GetDirectoryName(outFull) ?? ".";
+        Directory.CreateDirectory(parent);
+        string tmp = Path.Combine(parent, $".{Path.GetFileName(outFull)}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            var written = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var shard in shards)
+            {
+                WriteShard(shard, Path.Combine(tmp, Path.GetRelativePath(inputDir, shard)), replaced, written);
+            }
+            foreach (var name in replaced.Keys)
+                if (!written.Contains(name)) throw new ArgumentException($"tensor '{name}' was not found in any shard");
+            foreach (var f in Directory.GetFiles(inputDir))
+            {
+                string n = Path.GetFileName(f);
+                if (shards.Contains(f)) continue;
+                if (index is not null && f == index) { File.Copy(f, Path.Combine(tmp, n)); continue; }
+                if (StaleWeights.Any(e => n.EndsWith(e, StringComparison.OrdinalIgnoreCase))) continue;
+                if (extraFiles is not null && extraFiles.ContainsKey(n)) continue;
+                File.Copy(f, Path.Combine(tmp, n));
+            }
+            if (extraFiles is not null)
+                foreach (var (n, text) in extraFiles) File.WriteAllText(Path.Combine(tmp, n), text);
+            if (Directory.Exists(outFull)) Directory.Delete(outFull); // empty (checked above)
+            Directory.Move(tmp, outFull);
+        }
+        catch
+        {
+            try { Directory.Delete(tmp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    /// <summary>The input folder, its shard files and the index file (null for a single file).</summary>
+    internal static (string Dir, HashSet<string> Shards, string? Index) InputFiles(WeightModel model)
+    {
+        string src = Path.GetFullPath(model.Source);
+        string dir;
+        string? index = null;
+        if (Directory.Exists(src)) dir = src;
+        else dir = Path.GetDirectoryName(src)!;
+        if (src.EndsWith(".index.json", StringComparison.OrdinalIgnoreCase)) index = src;
+        else
+        {
+            var idx = Directory.GetFiles(dir, "*.safetensors.index.json");
+            if (idx.Length == 1 && model.Tensors.Select(t => t.File).Distinct().Count() > 1) index = idx[0];
+        }
+        var shards = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in model.Tensors) if (t.File is not null) shards.Add(Path.GetFullPath(t.File));
+        if (index is not null)
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(index));
+            if (doc.RootElement.TryGetProperty("weight_map", out var wm) && wm.ValueKind == JsonValueKind.Object)
+                foreach (var p in wm.EnumerateObject())
+                    if (p.Value.ValueKind == JsonValueKind.String) shards.Add(Path.GetFullPath(Path.Combine(dir, p.Value.GetString()!)));
+        }
+        foreach (var s in shards)
+            if (!s.StartsWith(dir + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                throw new ArgumentException($"shard {s} lies outside the model folder");
+        return (dir, shards, index);
+    }
+
+    /// <summary>Refuses an output that is, contains or lies inside the input folder, or that already holds files.</summary>
+    public static void CheckOutput(string inputDir, string outFull)
+    {
+        string a = Path.GetFullPath(inputDir).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        string b = outFull.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        if (a == b || b.StartsWith(a, StringComparison.Ordinal) || a.StartsWith(b, StringComparison.Ordinal))
+            throw new ArgumentException($"output {outFull} overlaps the input folder {inputDir}");
+        if (File.Exists(outFull)) throw new ArgumentException($"output {outFull} is a file");
+        if (Directory.Exists(outFull) && Directory.EnumerateFileSystemEntries(outFull).Any())
+            throw new ArgumentException($"output folder {outFull} is not empty");
+    }
+
+    private static void WriteShard(string src, string dst, IReadOnlyDictionary<string, double[]> replaced, HashSet<string> written)
+    {
+        using var file = MappedFile.Open(src);
+        long headerLen = SafetensorsHeader.ReadHeaderLength(src, file.Length >= 8 ? file.Span(0, 8) : default, file.Length);
+        long bufStart = 8 + headerLen;
+        var header = SafetensorsHeader.Parse(src, file.Span(8, headerLen), file.Length - bufStart);
+        var list = new List<(string, long[], DType, ReadOnlyMemory<byte>)>(header.Entries.Count);
+        var raw = new List<(SafetensorsHeader.Entry Entry, byte[] Bytes)>();
+        foreach (var e in header.Entries.OrderBy(e => e.Begin))
+        {
+            byte[] bytes;
+            if (replaced.TryGetValue(e.Name, out var data))
+            {
+                bytes = Encode(data, e.DType ?? throw new ArgumentException($"tensor '{e.Name}' has no float dtype"));
+                written.Add(e.Name);
+            }
+            else bytes = file.Span(bufStart + e.Begin, e.End - e.Begin).ToArray();
+            raw.Add((e, bytes));
+        }
+        // SafetensorsWriter needs a DType per tensor; undecodable dtypes (F8…) are written through a raw path below.
+        if (raw.Any(r => r.Entry.DType is null)) { WriteRaw(dst, raw, header.Metadata); return; }
+        foreach (var (e, bytes) in raw) list.Add((e.Name, e.Shape, e.DType!.Value, bytes));
+        Directory.CreateDirectory(Path.GetDirectoryName(dst)!);
+        SafetensorsWriter.Write(dst, list, header.Metadata);
+    }
+
+    private static void WriteRaw(string dst, List<(SafetensorsHeader.Entry Entry, byte[] Bytes)> raw, Dictionary<string, string> metadata)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            if (metadata.Count > 0)
+            {
+                w.WriteStartObject("__metadata__");
+                foreach (var kv in metadata) w.WriteString(kv.Key, kv.Value);
+                w.WriteEndObject();
+            }
+            long off = 0;
+            foreach (var (e, b) in raw)
+            {
+                w.WriteStartObject(e.Name);
+                w.WriteString("dtype", e.DTypeName);
+                w.WriteStartArray("shape");
+                foreach (var d in e.Shape) w.WriteNumberValue(d);
+                w.WriteEndArray();
+                w.WriteStartArray("data_offsets");
+                w.WriteNumberValue(off);
+                w.WriteNumberValue(off + b.Length);
+                w.WriteEndArray();
+                w.WriteEndObject();
+                off += b.Length;
+            }
+            w.WriteEndObject();
+        }
+        while (ms.Length % 8 != 0) ms.WriteByte((byte)' ');
+        Directory.CreateDirectory(Path.GetDirectoryName(dst)!);
+        using var fs = new FileStream(dst, FileMode.CreateNew);
+        Span<byte> len = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)ms.Length);
+        fs.Write(len);
+        ms.Position = 0;
+        ms.CopyTo(fs);
+        foreach (var (_, b) in raw) fs.Write(b);
+    }
+
+    /// <summary>float64 values in a float dtype's little-endian bytes (round to nearest even).</summary>
+    public static byte[] Encode(double[] data, DType dtype)
+    {
+        int size = DTypes.Size(dtype);
+        var b = new byte[checked(data.Length * size)];
+        var s = b.AsSpan();
+        for (int i = 0; i < data.Length; i++)
+        {
+            switch (dtype)
+            {
+                case DType.F64: BinaryPrimitives.WriteDoubleLittleEndian(s[(i * 8)..], data[i]); break;
+                case DType.F32: BinaryPrimitives.WriteSingleLittleEndian(s[(i * 4)..], (float)data[i]); break;
+                case DType.F16: BinaryPrimitives.WriteHalfLittleEndian(s[(i * 2)..], (Half)data[i]); break;
+                case DType.BF16: BinaryPrimitives.WriteUInt16LittleEndian(s[(i * 2)..], SafetensorsWriter.ToBFloat16((float)data[i])); break;
+                default: throw new ArgumentException($"cannot encode float data as {dtype}");
+            }
+        }
+        return b;
+    }
+}
