@@ -107,7 +107,7 @@ public static class Cli
                 "merge" => MergeCommand(rest, stdout),
                 "collapse" => CollapseCommand(rest, stdout),
                 "prune" => PruneCommand(rest, stdout),
-                _ => throw new UsageException($"unknown command '{argv[0]}' (commands: inspect, analyze)"),
+                _ => throw new UsageException($"unknown command '{argv[0]}' (commands: inspect, analyze, merge, collapse, prune)"),
             };
         }
         catch (UsageException e)
