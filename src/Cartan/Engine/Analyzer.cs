@@ -184,6 +184,7 @@ public static class Analyzer
             new("regime_transition_half_width", p.TransitionHalfWidth),
             new("chart", o.Chart.ToString().ToLowerInvariant()),
             new("ww_eigenvalue_threshold", o.Ww.EigenvalueThreshold),
+            new("ww_mp_fit", o.Ww.MpFit),
             new("bootstrap_replicates", o.BootstrapReplicates),
             new("flag_tolerance", o.Flag.Tolerance),
             new("flag_max_grid", o.Flag.MaxGrid),

@@ -110,4 +110,72 @@ public class MpFitTests
         Assert.Equal(rows.Count, compared + failed);
         Assert.True(compared >= rows.Count - 1);
     }
+
+    /// <summary>
+    /// WW's own <c>mp_fit</c> on synthetic ESDs (Fixtures/ww/mp/make_mp_synthetic.py): spiked Wishart for Q = 1, 1.5, 2, 4,
+    /// 5, 10, heavy tails, a pooled conv ESD, M = 2 and 3, an orthogonal matrix, a near-degenerate one, an all-zero one
+    /// (WW fails: we return null). Same eigenvalues in, so σ_mp, mp_softrank, W_scale, bulk_max/min to 1e-12 relative,
+    /// num_spikes exactly; plus the closed forms λ± = (σ_mp(1 ± 1/√Q))², TW = Q^{-1/2}λ₊^{2/3}M^{-2/3}.
+    /// </summary>
+    [Fact]
+    public void MpFit_SyntheticEsds_AgreeWithWeightWatcher()
+    {
+        var rows = WeightWatcherAgreementTests.ReadCsv(TestPaths.Fixture("ww", "mp", "synthetic.csv"));
+        Assert.True(rows.Count >= 14);
+        int withSpikes = 0, quarter = 0;
+        double worst = 0;
+        var problems = new List<string>();
+        foreach (var row in rows)
+        {
+            var name = row["case"];
+            var ev = row["evals"].Split(' ').Select(D).ToArray();
+            int n = (int)D(row["N"]), m = (int)D(row["M"]);
+            var fit = MpFit.Compute(ev, n, m);
+            if (D(row["sigma_mp"]) == -1) { Assert.True(fit is null, $"{name}: WW failed but we fitted"); continue; }
+            Assert.True(fit is not null, $"{name}: WW fitted but we returned null");
+            foreach (var (col, ours) in new[] { ("sigma_mp", fit.SigmaMp), ("mp_softrank", fit.MpSoftrank), ("W_scale", fit.WScale),
+                         ("bulk_max", fit.BulkMax), ("bulk_min", fit.BulkMin) })
+            {
+                double want = D(row[col]);
+                double r = col == "bulk_min" && want == 0 ? Math.Abs(ours) : Rel(ours, want);
+                worst = Math.Max(worst, r);
+                if (r > 1e-12) problems.Add($"{name}: {col} {ours:R} vs WW {row[col]}");
+            }
+            if (fit.NumSpikes != (int)D(row["num_spikes"])) problems.Add($"{name}: num_spikes {fit.NumSpikes} vs WW {row["num_spikes"]}");
+            if (fit.NumSpikes > 0) withSpikes++;
+            if (fit.QuarterCircle) quarter++;
+            // Closed forms of the edges and the Tracy–Widom cut.
+            double q = (double)Math.Max(n, m) / Math.Min(n, m);
+            Assert.Equal(q == 1, fit.QuarterCircle);
+            Assert.Equal(Math.Pow(fit.SigmaMp * (1 + 1 / Math.Sqrt(q)), 2), fit.LambdaPlus, 12);
+            Assert.Equal(Math.Pow(fit.SigmaMp * (1 - 1 / Math.Sqrt(q)), 2), fit.LambdaMinus, 12);
+            Assert.Equal(Math.Pow(q, -0.5) * Math.Pow(fit.LambdaPlus, 2.0 / 3) * Math.Pow(Math.Min(n, m), -2.0 / 3), fit.TracyWidom, 12);
+            double s2 = fit.WScale * fit.WScale, cut = fit.LambdaPlus + Math.Sqrt(fit.TracyWidom);
+            Assert.Equal(ev.Count(v => s2 * v > cut), fit.NumSpikes);
+            Assert.Equal(fit.LambdaPlus / (s2 * ev.Max()), fit.MpSoftrank, 12);
+            Assert.Equal(ev.Length, s2 * ev.Sum(), 9); // rescaled to mean 1
+        }
+        Console.WriteLine($"MPDIFF synthetic: cases={rows.Count} with spikes={withSpikes} quarter-circle={quarter} max rel diff={worst:E2}");
+        Assert.True(problems.Count == 0, $"{problems.Count} disagreement(s): {string.Join("; ", problems)}");
+        Assert.True(withSpikes >= 5 && quarter >= 3);
+    }
+
+    [Fact]
+    public void MpFit_RejectsBadInput()
+    {
+        Assert.Null(MpFit.Compute([], 4, 2));
+        Assert.Null(MpFit.Compute([1.0, double.NaN], 4, 2));
+        Assert.Null(MpFit.Compute([1.0, -1.0], 4, 2));
+        Assert.Null(MpFit.Compute([0.0, 0.0], 4, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MpFit.Compute([1.0], 0, 2));
+        // Scale invariance: the fit sees λ rescaled to mean 1, so multiplying W by c changes only W_scale (and bulk_max by c²).
+        var rng = new Random(7);
+        var ev = Enumerable.Range(0, 60).Select(_ => Math.Pow(rng.NextDouble(), 2) * 3).ToArray();
+        var a = MpFit.Compute(ev, 120, 60)!;
+        var b = MpFit.Compute(ev.Select(v => v * 4).ToArray(), 120, 60)!; // c = 2: exact in binary
+        Assert.Equal(a.SigmaMp, b.SigmaMp);
+        Assert.Equal(a.NumSpikes, b.NumSpikes);
+        Assert.Equal(a.WScale / 2, b.WScale);
+        Assert.Equal(a.BulkMax * 4, b.BulkMax, 12);
+    }
 }
