@@ -184,6 +184,7 @@ public static class Analyzer
             new("regime_transition_half_width", p.TransitionHalfWidth),
             new("chart", o.Chart.ToString().ToLowerInvariant()),
             new("ww_eigenvalue_threshold", o.Ww.EigenvalueThreshold),
+            new("ww_mp_fit", o.Ww.MpFit),
             new("bootstrap_replicates", o.BootstrapReplicates),
             new("flag_tolerance", o.Flag.Tolerance),
             new("flag_max_grid", o.Flag.MaxGrid),
@@ -261,6 +262,9 @@ public static class Analyzer
         // WeightWatcher compatibility: its conv ESD pools the taps with each tap scaled by √(1/2) (λ = σ²/2).
         var lambdas = sigma.Select(s => tap ? s * s / 2 : s * s).ToArray();
         var ww = WwTailFit.Compute(lambdas, Math.Max(spec.Rows, spec.Cols), o.Ww);
+        // WW mp_fit=True: Marchenko–Pastur bulk fit (Q from one tap's dimensions).
+        if (o.Ww.MpFit && MpFit.Compute(lambdas, spec.Rows, spec.Cols) is { } mp)
+            ww = ww with { MpSoftrank = mp.MpSoftrank, NumSpikes = mp.NumSpikes };
         // Fit quality: power law vs truncated power law and vs log-normal on the tail WW fitted (issue 5 item 5).
         TailComparison? llr = null;
         if (ww is { Success: true, Xmin: double wxmin, NTail: int ntail })

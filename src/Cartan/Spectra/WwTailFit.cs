@@ -30,6 +30,12 @@ public sealed record WwFitOptions
     /// </summary>
     public int KsSamplePoints { get; init; } = 16;
 
+    /// <summary>
+    /// Also run the Marchenko–Pastur bulk fit (<see cref="Spectra.MpFit"/>, WW's mp_fit=True) that fills
+    /// <see cref="WwTailFit.MpSoftrank"/> and <see cref="WwTailFit.NumSpikes"/>. Default on (it costs about a millisecond per layer).
+    /// </summary>
+    public bool MpFit { get; init; } = true;
+
     internal void Validate()
     {
         if (!(EigenvalueThreshold >= 0) || double.IsInfinity(EigenvalueThreshold)) throw new ArgumentException("EigenvalueThreshold must be finite and ≥ 0");
@@ -88,9 +94,10 @@ public sealed record WwTailFit
     public int? MatrixRank { get; init; }
     /// <summary>WW entropy: −Σ p_i ln p_i / ln(rank + ε), p_i = λ_i/Σλ + ε, ε = 1e-10.</summary>
     public double? Entropy { get; init; }
-    /// <summary>WW mp_softrank (needs the MP bulk fit, not implemented: always null; see the report).</summary>
+    /// <summary>WW mp_softrank = λ₊/λ_max from the MP bulk fit (<see cref="Spectra.MpFit"/>); null when not run or failed.
+    /// <see cref="Compute"/> leaves it null: the fit needs both matrix dimensions, the caller fills it.</summary>
     public double? MpSoftrank { get; init; }
-    /// <summary>WW num_spikes (needs the MP bulk fit, not implemented: always null).</summary>
+    /// <summary>WW num_spikes = #{λ &gt; λ₊ + √TW} from the MP bulk fit; null when not run or failed.</summary>
     public int? NumSpikes { get; init; }
 
     /// <summary>Fit from singular values: λ_i = σ_i² (apply any conv scaling to σ first); N = max(rows, cols).</summary>
