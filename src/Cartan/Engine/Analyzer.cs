@@ -263,8 +263,8 @@ public static class Analyzer
         var lambdas = sigma.Select(s => tap ? s * s / 2 : s * s).ToArray();
         var ww = WwTailFit.Compute(lambdas, Math.Max(spec.Rows, spec.Cols), o.Ww);
         // WW mp_fit=True: Marchenko–Pastur bulk fit (Q from one tap's dimensions).
-        if (o.Ww.MpFit && MpFit.Compute(lambdas, spec.Rows, spec.Cols) is { } mp)
-            ww = ww with { MpSoftrank = mp.MpSoftrank, NumSpikes = mp.NumSpikes };
+        var mp = o.Ww.MpFit ? MpFit.Compute(lambdas, spec.Rows, spec.Cols) : null;
+        if (mp is not null) ww = ww with { MpSoftrank = mp.MpSoftrank, NumSpikes = mp.NumSpikes };
         // Fit quality: power law vs truncated power law and vs log-normal on the tail WW fitted (issue 5 item 5).
         TailComparison? llr = null;
         if (ww is { Success: true, Xmin: double wxmin, NTail: int ntail })
@@ -293,7 +293,9 @@ public static class Analyzer
             ["ww"] = Dict(("alpha", ww.Alpha), ("xmin", ww.Xmin), ("xmax", ww.Xmax), ("ks_d", ww.KsD), ("n_tail", ww.NTail),
                 ("sigma", ww.Sigma), ("num_pl_spikes", ww.NumPlSpikes), ("alpha_weighted", ww.AlphaWeighted), ("log_norm", ww.LogNorm),
                 ("log_spectral_norm", ww.LogSpectralNorm), ("log_alpha_norm", ww.LogAlphaNorm), ("stable_rank", ww.StableRank),
-                ("entropy", ww.Entropy), ("mp_softrank", ww.MpSoftrank), ("num_spikes", ww.NumSpikes), ("warning", ww.Warning),
+                ("entropy", ww.Entropy), ("mp_softrank", ww.MpSoftrank), ("num_spikes", ww.NumSpikes),
+                ("mp", mp is null ? null : Dict(("sigma_mp", mp.SigmaMp), ("q", mp.Q), ("w_scale", mp.WScale), ("bulk_max", mp.BulkMax), ("bulk_min", mp.BulkMin),
+                    ("lambda_plus_rescaled", mp.LambdaPlus), ("tracy_widom", mp.TracyWidom), ("quarter_circle", mp.QuarterCircle))), ("warning", ww.Warning),
                 ("status", ww.Success ? "ok" : "failed"), ("reason", ww.Reason),
                 ("llr", llr is null ? null : Dict(
                     ("truncated_power_law", Dict(("R", llr.TruncatedPowerLaw.R), ("p", llr.TruncatedPowerLaw.P),
