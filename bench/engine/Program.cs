@@ -36,6 +36,24 @@ foreach (var (name, m, n) in new[] { ("model.layers.0.self_attn.q_proj.weight", 
     Console.WriteLine($"| singular values {m}×{n} | {ours:F2} s | raw dsyrk+dsyevd {raw:F2} s | ratio {ours / raw:F3} |");
 }
 
+// 1b. The per-layer stages after the SVD, on the same spectrum (what `--spectra-only` adds to the LAPACK time).
+{
+    var w = Load("model.layers.0.self_attn.q_proj.weight");
+    var sigma = Lapack.SingularValues(w, 4096, 4096);
+    var lambdas = sigma.Select(x => x * x).ToArray();
+    double tProfile = Time(() => Cartan.Spectra.SpectrumProfile.Compute(sigma, 4096, 4096), 2);
+    double tWw = Time(() => Cartan.Spectra.WwTailFit.Compute(lambdas, 4096), 2);
+    double tMp = Time(() => Cartan.Spectra.MpFit.Compute(lambdas, 4096, 4096), 2);
+    var ww = Cartan.Spectra.WwTailFit.Compute(lambdas, 4096);
+    double tLlr = 0;
+    if (ww is { Success: true, Xmin: double xmin, NTail: int nt })
+    {
+        var tail = lambdas.Where(v => v > 1e-5).Order().ToArray();
+        tLlr = Time(() => Cartan.Spectra.LikelihoodRatio.Compare(tail.AsSpan(tail.Length - nt), xmin), 2);
+    }
+    Console.WriteLine($"| stages after the SVD, 4096×4096 | profile {tProfile:F3} s | WW tail fit {tWw:F3} s | MP fit {tMp:F3} s | likelihood ratios {tLlr:F3} s |");
+}
+
 // 2. The 4096 × 11008 interface: W_up (11008×4096) → W_down (4096×11008), interface dimension 11008.
 var up = Load("model.layers.0.mlp.up_proj.weight");
 var down = Load("model.layers.0.mlp.down_proj.weight");
