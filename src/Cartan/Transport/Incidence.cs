@@ -190,19 +190,7 @@ public static class Incidence
     /// <summary>V'_{k'}ᵀ U_k diag(s̃_{1:k}), k'×k, accumulated over the m interface coordinates.</summary>
     private static double[] Cross(SvdResult svdN, int kTo, SvdResult svdL, int k, double normL, int m)
     {
-        var t = new double[kTo * k];
-        for (int r = 0; r < m; r++)
-        {
-            var vr = svdN.V.AsSpan(r * svdN.Rank, kTo);
-            var ur = svdL.U.AsSpan(r * svdL.Rank, k);
-            for (int i = 0; i < kTo; i++)
-            {
-                double x = vr[i];
-                if (x == 0) continue;
-                var row = t.AsSpan(i * k, k);
-                for (int j = 0; j < k; j++) row[j] += x * ur[j];
-            }
-        }
+        var t = InterfaceTransport.WindowCross(svdN, kTo, svdL, k, m);
         for (int i = 0; i < kTo; i++)
             for (int j = 0; j < k; j++) t[i * k + j] *= svdL.S[j] / normL;
         return t;

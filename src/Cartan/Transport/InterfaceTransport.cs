@@ -49,6 +49,11 @@ public static class InterfaceTransport
         return tail / total;
     }
 
+    /// <summary>T^(k) = V'_{:k'}ᵀ·U_{:k} (k'×k) from the truncated SVDs of W_{ℓ+1} (V' m×·) and W_ℓ (U m×·): one dgemm.</summary>
+    internal static double[] WindowCross(SvdResult next, int kTo, SvdResult from, int k, int m) =>
+        Lapack.MatMul(MatrixOps.ColumnBlock(next.V, m, next.Rank, 0, kTo), kTo, m,
+            MatrixOps.ColumnBlock(from.U, m, from.Rank, 0, k), k, transA: true);
+
     /// <param name="wl">W_ℓ, m×n row-major</param>
     /// <param name="sigmaL">all singular values of W_ℓ, descending</param>
     /// <param name="wn">W_{ℓ+1}, p×m row-major</param>
@@ -66,19 +71,7 @@ public static class InterfaceTransport
         if (svdN is null || svdN.Rank < k2) svdN = Lapack.TopSvd(wn, p, m, k2);
 
         // T^(k) = V'_{k'}ᵀ U_k (k'×k); K^(k) = diag(s̃'_{1:k'}) T^(k) diag(s̃_{1:k}).
-        var T = new double[k2 * k];
-        for (int r = 0; r < m; r++)
-        {
-            var vr = svdN.V.AsSpan(r * svdN.Rank, k2);
-            var ur = svdL.U.AsSpan(r * svdL.Rank, k);
-            for (int i = 0; i < k2; i++)
-            {
-                double x = vr[i];
-                if (x == 0) continue;
-                var row = T.AsSpan(i * k, k);
-                for (int j = 0; j < k; j++) row[j] += x * ur[j];
-            }
-        }
+        var T = WindowCross(svdN, k2, svdL, k, m);
         double kTrunc2 = 0, t2 = 0;
         for (int i = 0; i < k2; i++)
             for (int j = 0; j < k; j++)
