@@ -562,29 +562,4 @@ public static class NpyReader
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
-
-    /// <summary>CRC-32 (IEEE 802.3, as zip uses).</summary>
-    internal static class Crc32
-    {
-        private static readonly uint[] Table = Build();
-
-        private static uint[] Build()
-        {
-            var t = new uint[256];
-            for (uint i = 0; i < 256; i++)
-            {
-                uint c = i;
-                for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-                t[i] = c;
-            }
-            return t;
-        }
-
-        public static uint Update(uint crc, ReadOnlySpan<byte> data)
-        {
-            uint c = ~crc;
-            foreach (byte b in data) c = Table[(c ^ b) & 0xFF] ^ (c >> 8);
-            return ~c;
-        }
-    }
 }

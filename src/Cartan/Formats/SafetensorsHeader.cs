@@ -166,4 +166,22 @@ internal static class SafetensorsHeader
     }
 
     private static string Clip(string s) => SafetensorsReader.Clip(s);
+
+    /// <summary>The (tensor, shard file) pairs of a sharded index's <c>weight_map</c>, validated: an object of strings, no name twice.</summary>
+    internal static List<(string Tensor, string File)> WeightMap(System.Text.Json.JsonElement root, string where)
+    {
+        if (!root.TryGetProperty("weight_map", out var wm) || wm.ValueKind != System.Text.Json.JsonValueKind.Object)
+            throw new CartanFormatException(where, "index has no weight_map object");
+        var map = new List<(string, string)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var p in wm.EnumerateObject())
+        {
+            if (!seen.Add(p.Name))
+                throw new CartanFormatException(where, $"weight_map names tensor '{SafetensorsReader.Clip(p.Name)}' twice");
+            if (p.Value.ValueKind != System.Text.Json.JsonValueKind.String)
+                throw new CartanFormatException(where, $"weight_map entry '{SafetensorsReader.Clip(p.Name)}' is not a file name string");
+            map.Add((p.Name, p.Value.GetString()!));
+        }
+        return map;
+    }
 }

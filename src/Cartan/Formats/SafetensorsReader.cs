@@ -140,17 +140,7 @@ public static class SafetensorsReader
         using (var doc = ParseIndexJson(indexPath))
         try
         {
-            if (!doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
-                throw new CartanFormatException(indexPath, "index has no weight_map object");
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var p in wm.EnumerateObject())
-            {
-                if (!seen.Add(p.Name))
-                    throw new CartanFormatException(indexPath, $"weight_map names tensor '{Clip(p.Name)}' twice");
-                if (p.Value.ValueKind != JsonValueKind.String)
-                    throw new CartanFormatException(indexPath, $"weight_map entry '{Clip(p.Name)}' is not a file name string");
-                map.Add((p.Name, p.Value.GetString()!));
-            }
+            map.AddRange(SafetensorsHeader.WeightMap(doc.RootElement, indexPath));
         }
         catch (InvalidOperationException e)
         {

@@ -98,7 +98,8 @@ public static class SafetensorsWriter
         Write(path, tensors.Select(t => (t.name, t.shape, dtype, (ReadOnlyMemory<byte>)Encode(t.data, dtype))), metadata);
     }
 
-    private static byte[] Encode(double[] data, DType dtype)
+    /// <summary>float64 values as a float dtype's little-endian bytes (round to nearest even).</summary>
+    public static byte[] Encode(double[] data, DType dtype)
     {
         int size = DTypes.Size(dtype);
         var b = new byte[checked(data.Length * size)];
@@ -110,7 +111,8 @@ public static class SafetensorsWriter
                 case DType.F64: BinaryPrimitives.WriteDoubleLittleEndian(s[(i * 8)..], data[i]); break;
                 case DType.F32: BinaryPrimitives.WriteSingleLittleEndian(s[(i * 4)..], (float)data[i]); break;
                 case DType.F16: BinaryPrimitives.WriteHalfLittleEndian(s[(i * 2)..], (Half)data[i]); break;
-                default: BinaryPrimitives.WriteUInt16LittleEndian(s[(i * 2)..], ToBFloat16((float)data[i])); break;
+                case DType.BF16: BinaryPrimitives.WriteUInt16LittleEndian(s[(i * 2)..], ToBFloat16((float)data[i])); break;
+                default: throw new ArgumentException($"cannot encode float data as {dtype}");
             }
         }
         return b;

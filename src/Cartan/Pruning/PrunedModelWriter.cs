@@ -126,7 +126,7 @@ public static class PrunedModelWriter
             byte[] bytes;
             if (replaced.TryGetValue(e.Name, out var data))
             {
-                bytes = Encode(data, e.DType ?? throw new ArgumentException($"tensor '{e.Name}' has no float dtype"));
+                bytes = SafetensorsWriter.Encode(data, e.DType ?? throw new ArgumentException($"tensor '{e.Name}' has no float dtype"));
                 written.Add(e.Name);
             }
             else bytes = file.Span(bufStart + e.Begin, e.End - e.Begin).ToArray();
@@ -179,23 +179,4 @@ public static class PrunedModelWriter
         foreach (var (_, b) in raw) fs.Write(b);
     }
 
-    /// <summary>float64 values in a float dtype's little-endian bytes (round to nearest even).</summary>
-    public static byte[] Encode(double[] data, DType dtype)
-    {
-        int size = DTypes.Size(dtype);
-        var b = new byte[checked(data.Length * size)];
-        var s = b.AsSpan();
-        for (int i = 0; i < data.Length; i++)
-        {
-            switch (dtype)
-            {
-                case DType.F64: BinaryPrimitives.WriteDoubleLittleEndian(s[(i * 8)..], data[i]); break;
-                case DType.F32: BinaryPrimitives.WriteSingleLittleEndian(s[(i * 4)..], (float)data[i]); break;
-                case DType.F16: BinaryPrimitives.WriteHalfLittleEndian(s[(i * 2)..], (Half)data[i]); break;
-                case DType.BF16: BinaryPrimitives.WriteUInt16LittleEndian(s[(i * 2)..], SafetensorsWriter.ToBFloat16((float)data[i])); break;
-                default: throw new ArgumentException($"cannot encode float data as {dtype}");
-            }
-        }
-        return b;
-    }
 }

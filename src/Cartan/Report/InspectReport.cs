@@ -92,26 +92,8 @@ public static class InspectReport
             w.WriteEndArray();
             w.WritePropertyName("skipped");
             w.WriteStartArray();
-            foreach (var s in g.Skipped)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", s.Name);
-                w.WritePropertyName("shape"); JsonReport.Value(w, s.Shape);
-                w.WriteString("dtype", s.DType);
-                w.WriteString("role", s.Role);
-                w.WriteString("reason", s.Reason);
-                w.WriteEndObject();
-            }
-            foreach (var s in model.Skipped)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", s.Name);
-                w.WritePropertyName("shape"); JsonReport.Value(w, s.Shape);
-                w.WriteString("dtype", s.StoredType);
-                w.WriteString("role", Roles.Other);
-                w.WriteString("reason", s.Reason);
-                w.WriteEndObject();
-            }
+            foreach (var s in g.Skipped) JsonReport.WriteSkipped(w, s.Name, s.Shape, s.DType, s.Role, s.Reason);
+            foreach (var s in model.Skipped) JsonReport.WriteSkipped(w, s.Name, s.Shape, s.StoredType, Roles.Other, s.Reason);
             w.WriteEndArray();
             w.WritePropertyName("interfaces");
             w.WriteStartArray();

@@ -100,17 +100,20 @@ public static class JsonReport
 
         w.WritePropertyName("skipped");
         w.WriteStartArray();
-        foreach (var s in a.Skipped)
-        {
-            w.WriteStartObject();
-            w.WriteString("name", s.Name);
-            w.WritePropertyName("shape"); Value(w, s.Shape);
-            w.WriteString("dtype", s.DType);
-            w.WriteString("role", s.Role);
-            w.WriteString("reason", s.Reason);
-            w.WriteEndObject();
-        }
+        foreach (var s in a.Skipped) WriteSkipped(w, s.Name, s.Shape, s.DType, s.Role, s.Reason);
         w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>One record of a <c>skipped</c> list: a tensor that is not analysed, with the reason.</summary>
+    public static void WriteSkipped(Utf8JsonWriter w, string name, long[] shape, string dtype, string role, string reason)
+    {
+        w.WriteStartObject();
+        w.WriteString("name", name);
+        w.WritePropertyName("shape"); Value(w, shape);
+        w.WriteString("dtype", dtype);
+        w.WriteString("role", role);
+        w.WriteString("reason", reason);
         w.WriteEndObject();
     }
 

@@ -41,7 +41,7 @@ public class PruneCommandTests
             long n = shape.Aggregate(1L, (a, b) => a * b);
             var d = new double[n];
             for (int i = 0; i < n; i++) d[i] = dt == DType.I64 ? i : Rn();
-            byte[] bytes = dt == DType.I64 ? d.SelectMany(v => BitConverter.GetBytes((long)v)).ToArray() : PrunedModelWriter.Encode(d, dt);
+            byte[] bytes = dt == DType.I64 ? d.SelectMany(v => BitConverter.GetBytes((long)v)).ToArray() : Cartan.Formats.SafetensorsWriter.Encode(d, dt);
             list.Add((name, shape, dt, bytes));
         }
         Add("model.embed_tokens.weight", [Vocab, Hidden], DType.F32);

@@ -185,17 +185,7 @@ public static partial class HubSource
         {
             using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new CartanFormatException(where, "index JSON is not an object");
-            if (!doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
-                throw new CartanFormatException(where, "index has no weight_map object");
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var p in wm.EnumerateObject())
-            {
-                if (!seen.Add(p.Name))
-                    throw new CartanFormatException(where, $"weight_map names tensor '{SafetensorsReader.Clip(p.Name)}' twice");
-                if (p.Value.ValueKind != JsonValueKind.String)
-                    throw new CartanFormatException(where, $"weight_map entry '{SafetensorsReader.Clip(p.Name)}' is not a file name string");
-                map.Add((p.Name, p.Value.GetString()!));
-            }
+            map.AddRange(SafetensorsHeader.WeightMap(doc.RootElement, where));
         }
         catch (JsonException e) { throw new CartanFormatException(where, $"index is not valid JSON: {SafetensorsReader.FirstLine(e.Message)}"); }
         catch (InvalidOperationException e) { throw new CartanFormatException(where, $"index holds an invalid string: {SafetensorsReader.FirstLine(e.Message)}"); }

@@ -73,26 +73,8 @@ public static class Png
         s.Write(c);
     }
 
-    private static readonly uint[] Table = MakeTable();
-
-    private static uint[] MakeTable()
-    {
-        var t = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            uint c = n;
-            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[n] = c;
-        }
-        return t;
-    }
-
-    /// <summary>Running CRC-32 (IEEE): pass 0xFFFFFFFF to start, xor the result with 0xFFFFFFFF to finish.</summary>
-    public static uint Crc32(ReadOnlySpan<byte> data, uint crc)
-    {
-        foreach (var b in data) crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        return crc;
-    }
+    /// <summary>Running CRC-32 (IEEE) in PNG's convention: pass 0xFFFFFFFF to start, xor the result with 0xFFFFFFFF to finish.</summary>
+    public static uint Crc32(ReadOnlySpan<byte> data, uint crc) => ~Cartan.Tensors.Crc32.Update(~crc, data);
 
     private static void BigEndian(byte[] b, int at, uint v)
     {
