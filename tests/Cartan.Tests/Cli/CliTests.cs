@@ -162,4 +162,14 @@ public class CliTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void Analyze_never_loads_TorchSharp()
+    {
+        var (code, _, _) = Run("analyze", TestPaths.Fixture("safetensors", "small.safetensors"), "--json", Path.Combine(TestPaths.NewTempDir(), "a.json"), "--quiet");
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.DoesNotContain(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name!.StartsWith("TorchSharp", StringComparison.OrdinalIgnoreCase));
+        // Nor does the CLI reference it at all: libtorch need not load for the analysis path.
+        Assert.DoesNotContain(typeof(Cartan.Cli.Cli).Assembly.GetReferencedAssemblies(), n => n.Name!.StartsWith("TorchSharp", StringComparison.OrdinalIgnoreCase) || n.Name == "Cartan.Torch");
+    }
 }
