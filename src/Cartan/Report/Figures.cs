@@ -117,12 +117,14 @@ public static partial class Figures
             if (Get(pam, "edges") is { } edgesObj && Items(edgesObj) is { } edgeItems)
             {
                 var edges = edgeItems.Select(e => Numbers(e)).Where(e => e.Length >= 2).Select(e => ((int)e[0], (int)e[1])).ToList();
-                var hubs = Numbers(Get(pam, "hubs")).Select(x => (int)x).ToHashSet();
+                // Nodes are row groups; hubs are columns (shared by many groups' supports), so they are counted, not drawn as nodes.
+                int hubCount = Numbers(Get(pam, "hubs")).Length;
                 int groups = Math.Max(edges.Select(e => Math.Max(e.Item1, e.Item2) + 1).DefaultIfEmpty(0).Max(),
-                    Math.Max(Pairs(Get(pam, "srs")).Count(), Math.Max(Pairs(Get(f.Extra, "certificate", "labels")).Count(), hubs.Select(h => h + 1).DefaultIfEmpty(0).Max())));
+                    Math.Max(Pairs(Get(pam, "srs")).Count(), Pairs(Get(f.Extra, "certificate", "labels")).Count()));
                 if (groups > 0)
-                    Add(id + "incidence", sec, $"Incidence graph: {f.From} → {f.To}", "Row groups as nodes, an edge where two groups share support; hubs in red.",
-                        Plot.Graph("incidence graph", Enumerable.Range(0, groups).Select(g => "g" + g).ToList(), edges, hubs));
+                    Add(id + "incidence", sec, $"Incidence graph: {f.From} → {f.To}",
+                        $"Row groups as nodes, an edge where two groups' active supports share a column; {hubCount} hub column{(hubCount == 1 ? "" : "s")} (columns in the supports of many groups).",
+                        Plot.Graph("incidence graph", Enumerable.Range(0, groups).Select(g => "g" + g).ToList(), edges, new HashSet<int>()));
             }
         }
 

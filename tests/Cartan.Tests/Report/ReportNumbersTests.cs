@@ -86,4 +86,18 @@ public sealed class ReportNumbersTests
         Assert.Single(lines, l => l.Contains("FAIL #2 ", StringComparison.Ordinal));
         Assert.DoesNotContain("FAIL #1 ", text);
     }
+
+    [Fact]
+    public void Incidence_graph_nodes_are_row_groups_not_hub_columns()
+    {
+        var a = ReportTestData.WithCertificates(ReportTestData.Default);
+        var f0 = a.Interfaces[0];
+        var pam = new Dictionary<string, object?>((IDictionary<string, object?>)f0.Extra["pam"]!) { ["hubs"] = new[] { 700, 1500 } };
+        var extra = new Dictionary<string, object?>(f0.Extra) { ["pam"] = pam };
+        a = a with { Interfaces = a.Interfaces.Select((f, i) => i == 0 ? f with { Extra = extra } : f).ToList() };
+        var fig = Figures.Build(a).Single(x => x.Id == "iface-001-incidence");
+        // 4 row groups (the srs and labels of the hand-made PAM), whatever the hub column indices are.
+        Assert.Equal(4, Regex.Matches(fig.Svg, "<circle").Count);
+        Assert.Contains("2 hub columns", fig.Caption);
+    }
 }
