@@ -305,6 +305,20 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
                 _ => t.ReadDoubles(), _ => ((int)r, (int)c));
             return;
         }
+        // A 1×1 convolution named as a transformer projection (tfjs/TF "qkv_transform" kernels [1,1,in,out]) is a dense layer.
+        if (t.Shape.Length == 4 && match is { } nm && (Roles.IsAttention(nm.Role) || Roles.IsMlp(nm.Role)))
+        {
+            var convLayout = layout is TensorLayout.OIHW or TensorLayout.HWIO or TensorLayout.IOHW ? layout
+                : model.Format == "tfjs" || IsKerasKernel(t.Name) ? TensorLayout.HWIO : TensorLayout.OIHW;
+            var pd = Canonical.ConvDims(t.Shape, convLayout)!.Value;
+            if (pd.Taps == 1)
+            {
+                AddDense(t, nm.Role, $"name rule {nm.Rule} (1×1 convolution as a dense layer)", label.Label, block, convLayout, pd.O, pd.I, heads, order,
+                    _ => Canonical.Matrix(t.ReadDoubles(), t.Shape, convLayout, MatrixView.Out));
+                return;
+            }
+        }
+
         if (t.Shape.Length >= 3)
         {
             if (t.Shape.Length > 5) { Skip(t, Roles.Other, $"{t.Shape.Length}-D tensor of unknown use"); return; }
@@ -343,15 +357,20 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             return;
         }
         var (rows, cols) = Canonical.MatrixShape(t.Shape, layout, MatrixView.Out);
+        var l2 = layout;
+        AddDense(t, role, rule, label.Label, block, l2, rows, cols, heads, order, _ => Canonical.Matrix(t.ReadDoubles(), t.Shape, l2, MatrixView.Out));
+    }
+
+    /// <summary>A dense (out×in) layer: size checks, the q/k/v split of a fused projection, heads, the record.</summary>
+    private void AddDense(WeightTensor t, string role, string rule, string label, int? block, TensorLayout layout, long rows, long cols,
+        HeadInfo? heads, int order, Func<MatrixView, double[]> full)
+    {
         if (rows > int.MaxValue || cols > int.MaxValue || rows * cols > 1L << 31)
         { Skip(t, role, $"matrix {rows}×{cols} too large for one buffer"); return; }
         if (Math.Min(rows, cols) < 2) { Skip(t, role, $"matrix {rows}×{cols}: rank below 2, no spectrum (methods.md §0.5)"); return; }
-        var l2 = layout;
-        Func<MatrixView, double[]> full = _ => Canonical.Matrix(t.ReadDoubles(), t.Shape, l2, MatrixView.Out);
-
         if (role == Roles.Qkv)
         {
-            SplitQkv(t, label.Label, rule, block, l2, (int)rows, (int)cols, heads, order, full);
+            SplitQkv(t, label, rule, block, layout, (int)rows, (int)cols, heads, order, full);
             return;
         }
         var hi = role switch
@@ -361,7 +380,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             _ => null,
         };
         hi = CompleteHeads(hi, role, (int)rows, (int)cols);
-        AddMatrix(t, t.Name, role, label.Label, rule, block, l2, MatrixView.Out, rows, cols, hi, order, full, _ => ((int)rows, (int)cols));
+        AddMatrix(t, t.Name, role, label, rule, block, layout, MatrixView.Out, rows, cols, hi, order, full, _ => ((int)rows, (int)cols));
     }
 
     private bool IsConvOk(WeightTensor t, long rr, long cc)

@@ -237,4 +237,21 @@ public class ModelGraphTests
         Assert.DoesNotContain(g.Interfaces, i => i.From == "features.0.weight");
         Assert.Contains(g.Interfaces, i => i.From == "features.2.weight" && i.To == "features.3.weight");
     }
+
+    [Fact]
+    public void A_1x1_conv_named_as_fused_qkv_is_a_dense_projection_split_into_q_k_v()
+    {
+        // tfjs stores the 1×1 kernel HWIO [1, 1, in, 3·d]; the canonical matrix is (3·d) × in, rows [Q; K; V].
+        var w = T("Layer_0/MultiheadAttention/qkv_transform_single/kernel", TensorLayout.HWIO, 1, 1, 8, 24);
+        using var m = Model("tfjs", [w, T("Layer_0/MultiheadAttention/output_transform_single/kernel", TensorLayout.HWIO, 1, 1, 8, 8)]);
+        var g = ModelGraph.Build(m);
+        var k = g.Layer(w.Name + "#k")!;
+        Assert.Equal((Roles.K, 8, 8), (k.Role, k.Rows, k.Cols));
+        var stored = w.ReadDoubles(); // [in=8][out=24]
+        var km = k.Load();
+        for (int r = 0; r < 8; r++)
+            for (int c = 0; c < 8; c++)
+                Assert.Equal(stored[c * 24 + 8 + r], km[r * 8 + c]);
+        Assert.Contains(g.Interfaces, i => i.From == w.Name + "#v" && i.To.Contains("output_transform"));
+    }
 }

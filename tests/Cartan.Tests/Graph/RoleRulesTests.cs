@@ -40,6 +40,11 @@ public class RoleRulesTests
     [InlineData("blocks.2.attn.proj.weight", Roles.O, 2)]
     [InlineData("blocks.2.mlp.fc1.weight", Roles.Up, 2)]
     [InlineData("blocks.2.mlp.fc2.weight", Roles.Down, 2)]
+    // TF/tfjs transformer (Universal Sentence Encoder style)
+    [InlineData("Encode/TransformerStack/Layer_0/TransformerLayer/MultiheadAttention/qkv_transform_single/kernel/part_0", Roles.Qkv, 0)]
+    [InlineData("Encode/TransformerStack/Layer_1/TransformerLayer/MultiheadAttention/output_transform_single/kernel/part_0", Roles.O, 1)]
+    [InlineData("Encode/TransformerStack/Layer_1/TransformerLayer/FFN/conv1/Tensordot/Reshape_1", Roles.Up, 1)]
+    [InlineData("Encode/TransformerStack/Layer_1/TransformerLayer/FFN/conv2/Tensordot/Reshape_1", Roles.Down, 1)]
     // Keras / tfjs
     [InlineData("dnn/input_from_feature_columns/input_layer/content_embedding/embedding_weights", Roles.Embedding, null)]
     public void Known_names_get_their_role_and_block(string name, string role, int? block)
