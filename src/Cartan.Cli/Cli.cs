@@ -192,12 +192,7 @@ public static class Cli
 
     private static int Analyze(string[] argv, TextWriter stdout, TextWriter stderr)
     {
-        var arity = new Dictionary<string, int>(GraphArity)
-        {
-            ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--threads"] = 1, ["--quiet"] = 0, ["--shard"] = 1,
-            ["--compare"] = 2, ["--spectra-only"] = 0, ["--no-certificate"] = 0, ["--row-groups"] = 1, ["--bootstrap"] = 1, ["--seed"] = 1, ["--q"] = 1,
-        };
-        var a = Args.Parse(argv, arity);
+        var a = Args.Parse(argv, AnalyzeArity);
         if (a.Has("--help")) { stdout.Write(Help); return ExitCodes.Ok; }
         string? json = a.Get("--json"), csv = a.Get("--csv"), html = a.Get("--html"), outDir = a.Get("--out");
         int threads = a.GetInt("--threads", 1) ?? Environment.ProcessorCount;
