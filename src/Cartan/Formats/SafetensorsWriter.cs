@@ -18,11 +18,37 @@ public static class SafetensorsWriter
         IReadOnlyDictionary<string, string>? metadata = null)
     {
         var list = tensors.ToList();
+        Validate(list, list.Select(t => t.name));
+        WriteCore(path, list.Select(t => (t.name, t.shape, DTypes.Name(t.dtype), t.data)).ToList(), metadata);
+    }
+
+    /// <summary>
+    /// Writes tensors whose dtype is given by its safetensors spelling, as read from another file's header — including
+    /// dtypes Cartan cannot decode (F8_E4M3, …), whose bytes are copied as they are. Names must be unique; byte lengths
+    /// are checked for the dtypes Cartan knows.
+    /// </summary>
+    public static void WriteStored(string path,
+        IEnumerable<(string name, long[] shape, string dtype, ReadOnlyMemory<byte> data)> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var list = tensors.ToList();
+        var known = list.Where(t => Enum.TryParse<DType>(t.dtype == "BOOL" ? "Bool" : t.dtype, out var d) && DTypes.Size(d) > 0)
+            .Select(t => (t.name, t.shape, Enum.Parse<DType>(t.dtype == "BOOL" ? "Bool" : t.dtype), t.data));
+        // Validates names and the byte lengths of known dtypes with the typed path's checks, without writing.
+        Validate(known.ToList(), list.Select(t => t.name));
+        WriteCore(path, list, metadata);
+    }
+
+    private static void Validate(List<(string name, long[] shape, DType dtype, ReadOnlyMemory<byte> data)> typed, IEnumerable<string> allNames)
+    {
         var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (name, shape, dtype, data) in list)
+        foreach (var name in allNames)
         {
             if (name == "__metadata__") throw new ArgumentException("'__metadata__' is reserved and cannot name a tensor");
             if (!names.Add(name)) throw new ArgumentException($"tensor name '{name}' repeats");
+        }
+        foreach (var (name, shape, dtype, data) in typed)
+        {
             int size = DTypes.Size(dtype);
             if (size == 0) throw new ArgumentException($"tensor '{name}': {dtype} cannot be stored in safetensors");
             long count = 1;
@@ -34,7 +60,11 @@ public static class SafetensorsWriter
             if (checked(count * size) != data.Length)
                 throw new ArgumentException($"tensor '{name}': {data.Length} bytes given, shape [{string.Join(",", shape)}] x {dtype} needs {count * size}");
         }
+    }
 
+    private static void WriteCore(string path, List<(string name, long[] shape, string dtype, ReadOnlyMemory<byte> data)> list,
+        IReadOnlyDictionary<string, string>? metadata)
+    {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms))
         {
@@ -49,7 +79,7 @@ public static class SafetensorsWriter
             foreach (var (name, shape, dtype, data) in list)
             {
                 w.WriteStartObject(name);
-                w.WriteString("dtype", DTypes.Name(dtype));
+                w.WriteString("dtype", dtype);
                 w.WriteStartArray("shape");
                 foreach (var d in shape) w.WriteNumberValue(d);
                 w.WriteEndArray();

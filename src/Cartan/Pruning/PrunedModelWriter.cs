@@ -119,7 +119,6 @@ public static class PrunedModelWriter
         long headerLen = SafetensorsHeader.ReadHeaderLength(src, file.Length >= 8 ? file.Span(0, 8) : default, file.Length);
         long bufStart = 8 + headerLen;
         var header = SafetensorsHeader.Parse(src, file.Span(8, headerLen), file.Length - bufStart);
-        var list = new List<(string, long[], DType, ReadOnlyMemory<byte>)>(header.Entries.Count);
         var raw = new List<(SafetensorsHeader.Entry Entry, byte[] Bytes)>();
         foreach (var e in header.Entries.OrderBy(e => e.Begin))
         {
@@ -132,51 +131,9 @@ public static class PrunedModelWriter
             else bytes = file.Span(bufStart + e.Begin, e.End - e.Begin).ToArray();
             raw.Add((e, bytes));
         }
-        // SafetensorsWriter needs a DType per tensor; undecodable dtypes (F8…) are written through a raw path below.
-        if (raw.Any(r => r.Entry.DType is null)) { WriteRaw(dst, raw, header.Metadata); return; }
-        foreach (var (e, bytes) in raw) list.Add((e.Name, e.Shape, e.DType!.Value, bytes));
+        // Each tensor in its stored dtype spelling, undecodable ones (F8…) copied byte for byte.
         Directory.CreateDirectory(Path.GetDirectoryName(dst)!);
-        SafetensorsWriter.Write(dst, list, header.Metadata);
-    }
-
-    private static void WriteRaw(string dst, List<(SafetensorsHeader.Entry Entry, byte[] Bytes)> raw, Dictionary<string, string> metadata)
-    {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
-        {
-            w.WriteStartObject();
-            if (metadata.Count > 0)
-            {
-                w.WriteStartObject("__metadata__");
-                foreach (var kv in metadata) w.WriteString(kv.Key, kv.Value);
-                w.WriteEndObject();
-            }
-            long off = 0;
-            foreach (var (e, b) in raw)
-            {
-                w.WriteStartObject(e.Name);
-                w.WriteString("dtype", e.DTypeName);
-                w.WriteStartArray("shape");
-                foreach (var d in e.Shape) w.WriteNumberValue(d);
-                w.WriteEndArray();
-                w.WriteStartArray("data_offsets");
-                w.WriteNumberValue(off);
-                w.WriteNumberValue(off + b.Length);
-                w.WriteEndArray();
-                w.WriteEndObject();
-                off += b.Length;
-            }
-            w.WriteEndObject();
-        }
-        while (ms.Length % 8 != 0) ms.WriteByte((byte)' ');
-        Directory.CreateDirectory(Path.GetDirectoryName(dst)!);
-        using var fs = new FileStream(dst, FileMode.CreateNew);
-        Span<byte> len = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)ms.Length);
-        fs.Write(len);
-        ms.Position = 0;
-        ms.CopyTo(fs);
-        foreach (var (_, b) in raw) fs.Write(b);
+        SafetensorsWriter.WriteStored(dst, raw.Select(r => (r.Entry.Name, r.Entry.Shape, r.Entry.DTypeName, (ReadOnlyMemory<byte>)r.Bytes)), header.Metadata);
     }
 
 }
