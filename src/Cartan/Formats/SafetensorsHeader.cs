@@ -184,4 +184,37 @@ internal static class SafetensorsHeader
         }
         return map;
     }
+
+    /// <summary>
+    /// The lazy tensors of a parsed header (undecodable dtypes go to <c>skipped</c>). <paramref name="decode"/>(start, end,
+    /// dtype, destination) decodes the absolute byte range [start, end) of the file; <paramref name="wrap"/> may wrap each
+    /// loader (e.g. to translate network errors).
+    /// </summary>
+    internal static (List<WeightTensor> Tensors, List<SkippedTensor> Skipped) Tensors(Header header, long bufStart, string where,
+        Action<long, long, DType, double[]> decode, Func<Func<double[]>, Func<double[]>>? wrap = null)
+    {
+        var tensors = new List<WeightTensor>(header.Entries.Count);
+        var skipped = new List<SkippedTensor>();
+        foreach (var e in header.Entries)
+        {
+            if (e.DType is not DType dtype)
+            {
+                skipped.Add(new SkippedTensor(e.Name, e.Shape, e.DTypeName, $"{e.DTypeName} has no decoder"));
+                continue;
+            }
+            long start = bufStart + e.Begin, end = bufStart + e.End, count = e.Count;
+            string name = e.Name;
+            var layout = e.Shape.Length == 4 ? TensorLayout.OIHW : TensorLayout.Unknown;
+            Func<double[]> load = () =>
+            {
+                if (count > Array.MaxLength)
+                    throw new CartanFormatException(where, $"tensor '{SafetensorsReader.Clip(name)}' has {count} elements, too many to load at once");
+                var d = new double[count];
+                if (count > 0) decode(start, end, dtype, d);
+                return d;
+            };
+            tensors.Add(new WeightTensor(name, e.Shape, dtype, DTypes.Name(dtype), wrap is null ? load : wrap(load), layout, where));
+        }
+        return (tensors, skipped);
+    }
 }

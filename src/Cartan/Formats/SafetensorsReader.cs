@@ -76,28 +76,8 @@ public static class SafetensorsReader
         long bufLen = file.Length - bufStart;
         var header = SafetensorsHeader.Parse(path, file.Span(8, headerLen), bufLen);
 
-        var tensors = new List<WeightTensor>(header.Entries.Count);
-        var skipped = new List<SkippedTensor>();
-        foreach (var e in header.Entries)
-        {
-            if (e.DType is not DType dtype)
-            {
-                skipped.Add(new SkippedTensor(e.Name, e.Shape, e.DTypeName, $"{e.DTypeName} has no decoder"));
-                continue;
-            }
-            long abs = bufStart + e.Begin, len = e.End - e.Begin, count = e.Count;
-            string name = e.Name;
-            var layout = e.Shape.Length == 4 ? TensorLayout.OIHW : TensorLayout.Unknown;
-            tensors.Add(new WeightTensor(name, e.Shape, dtype, DTypes.Name(dtype), () =>
-            {
-                if (count > Array.MaxLength)
-                    throw new CartanFormatException(path, $"tensor '{Clip(name)}' has {count} elements, too many to load at once");
-                var span = file.Span(abs, len);
-                var d = new double[count];
-                Decode.ToDouble(dtype, span, d);
-                return d;
-            }, layout, path));
-        }
+        var (tensors, skipped) = SafetensorsHeader.Tensors(header, bufStart, path,
+            (start, end, dtype, d) => Decode.ToDouble(dtype, file.Span(start, end - start), d));
         return new Parsed(file, tensors, skipped, header.Metadata);
     }
 

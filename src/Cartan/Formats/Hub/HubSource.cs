@@ -134,29 +134,11 @@ public static partial class HubSource
         long bufStart = 8 + n;
         var header = SafetensorsHeader.Parse(where, headerBytes, total - bufStart);
 
-        var tensors = new List<WeightTensor>(header.Entries.Count);
-        var skipped = new List<SkippedTensor>();
-        foreach (var e in header.Entries)
+        var (tensors, skipped) = SafetensorsHeader.Tensors(header, bufStart, where, (start, end, dtype, d) =>
         {
-            if (e.DType is not DType dtype)
-            {
-                skipped.Add(new SkippedTensor(e.Name, e.Shape, e.DTypeName, $"{e.DTypeName} has no decoder"));
-                continue;
-            }
-            long abs = bufStart + e.Begin, end = bufStart + e.End, count = e.Count;
-            string name = e.Name;
-            var layout = e.Shape.Length == 4 ? TensorLayout.OIHW : TensorLayout.Unknown;
-            tensors.Add(new WeightTensor(name, e.Shape, dtype, DTypes.Name(dtype), () => Guard(spec, () =>
-            {
-                if (count > Array.MaxLength)
-                    throw new CartanFormatException(where, $"tensor '{SafetensorsReader.Clip(name)}' has {count} elements, too many to load at once");
-                var d = new double[count];
-                if (count == 0) return d;
-                using var m = cache.OpenRange(client, file, abs, end);
-                Decode.ToDouble(dtype, m.Span(0, end - abs), d);
-                return d;
-            }), layout, where));
-        }
+            using var m = cache.OpenRange(client, file, start, end);
+            Decode.ToDouble(dtype, m.Span(0, end - start), d);
+        }, load => () => Guard(spec, load));
         return new Shard(tensors, skipped);
     }
 
