@@ -113,6 +113,24 @@ public class CliTests
     }
 
     [Fact]
+    public void Analyze_never_loads_TorchSharp()
+    {
+        var (code, _, _) = Run("analyze", TestPaths.Fixture("safetensors", "small.safetensors"), "--json", Path.Combine(TestPaths.NewTempDir(), "a.json"), "--quiet");
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.DoesNotContain(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name!.StartsWith("TorchSharp", StringComparison.OrdinalIgnoreCase));
+        // Nor does the CLI reference it at all: libtorch need not load for the analysis path.
+        Assert.DoesNotContain(typeof(Cartan.Cli.Cli).Assembly.GetReferencedAssemblies(), n => n.Name!.StartsWith("TorchSharp", StringComparison.OrdinalIgnoreCase) || n.Name == "Cartan.Torch");
+    }
+}
+
+/// <summary>Wall-time and memory measurements run alone, not beside the parallel test classes competing for the two cores.</summary>
+[CollectionDefinition("timing", DisableParallelization = true)]
+public sealed class TimingCollection;
+
+[Collection("timing")]
+public class CliTimingTests
+{
+    [Fact]
     public async Task Inspect_of_a_320_MB_safetensors_file_maps_instead_of_reading()
     {
         var dir = TestPaths.NewTempDir();
@@ -161,15 +179,5 @@ public class CliTests
         {
             File.Delete(path);
         }
-    }
-
-    [Fact]
-    public void Analyze_never_loads_TorchSharp()
-    {
-        var (code, _, _) = Run("analyze", TestPaths.Fixture("safetensors", "small.safetensors"), "--json", Path.Combine(TestPaths.NewTempDir(), "a.json"), "--quiet");
-        Assert.Equal(ExitCodes.Ok, code);
-        Assert.DoesNotContain(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name!.StartsWith("TorchSharp", StringComparison.OrdinalIgnoreCase));
-        // Nor does the CLI reference it at all: libtorch need not load for the analysis path.
-        Assert.DoesNotContain(typeof(Cartan.Cli.Cli).Assembly.GetReferencedAssemblies(), n => n.Name!.StartsWith("TorchSharp", StringComparison.OrdinalIgnoreCase) || n.Name == "Cartan.Torch");
     }
 }
