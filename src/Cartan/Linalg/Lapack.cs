@@ -24,7 +24,8 @@ public static class Lapack
 
     /// <summary>
     /// Threads one LAPACK/BLAS call may use (process-wide; OpenBLAS only). Many small calls run best with 1 thread
-    /// each and jobs in parallel; one large call best with all cores.
+    /// each and jobs in parallel; one large call best with all cores. A different count may change the last bits of a
+    /// result, so analyses that must agree bit for bit should not run while another changes it.
     /// </summary>
     public static int Threads
     {

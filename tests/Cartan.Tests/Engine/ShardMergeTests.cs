@@ -8,6 +8,12 @@ using Cartan.Tensors;
 
 namespace Cartan.Tests.Engine;
 
+/// <summary>
+/// These tests compare analyses bit for bit. OpenBLAS's thread count is process-wide (the analyzer sets it per phase),
+/// and a different count can change the last bits of a product; so they run alone, not while other test classes in the
+/// same process change it. (One `cartan` process runs one analysis, so the CLI is not affected.)
+/// </summary>
+[Collection("timing")]
 public class ShardMergeTests
 {
     /// <summary>A 3-block LLaMA-style model with seeded Gaussian weights (in memory).</summary>
