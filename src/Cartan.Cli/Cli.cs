@@ -9,7 +9,7 @@ namespace Cartan.Cli;
 /// <summary>Exit codes of the output contract.</summary>
 public static class ExitCodes
 {
-    public const int Ok = 0, Internal = 1, Usage = 2, BadInput = 3, LayersFailed = 4;
+    public const int Ok = 0, Internal = 1, Usage = 2, BadInput = 3, LayersFailed = 4, TorchUnavailable = TorchPlugin.Unavailable;
 }
 
 /// <summary>The <c>cartan</c> command line: parses arguments, builds a plan, runs it with progress, writes.</summary>
@@ -56,7 +56,13 @@ public static class Cli
           --cache-dir DIR         download cache (default $HF_HOME/cartan or ~/.cache/huggingface/cartan)
           --hub-endpoint URL      hub base URL (default $HF_ENDPOINT or https://huggingface.co)
 
-        exit codes: 0 ok, 2 bad usage, 3 unreadable or malformed input, 4 some layers failed.
+        commands that run networks (TorchSharp plugin, loaded only for them; see README):
+          cartan train-lm ...     train the tiny LLaMA-style testbed LM (cartan train-lm --help)
+          cartan eval MODEL --ppl FILE   perplexity over non-overlapping windows (cartan eval --help)
+          cartan torch-info       which TorchSharp/libtorch the plugin loads
+
+        exit codes: 0 ok, 2 bad usage, 3 unreadable or malformed input, 4 some layers failed,
+          5 the TorchSharp plugin or libtorch is not available here.
         """;
 
     private static readonly Dictionary<string, int> GraphArity = new()
@@ -106,8 +112,9 @@ public static class Cli
                 "analyze" or "analyse" => Analyze(rest, stdout, stderr),
                 "merge" => MergeCommand(rest, stdout),
                 "collapse" => CollapseCommand(rest, stdout),
-                "prune" => PruneCommand(rest, stdout),
-                _ => throw new UsageException($"unknown command '{argv[0]}' (commands: inspect, analyze, merge, collapse, prune)"),
+                "prune" => PruneCommand(rest, stdout, stderr),
+                "train-lm" or "eval" or "torch-info" => TorchPlugin.Run(argv[0], rest, stdout, stderr),
+                _ => throw new UsageException($"unknown command '{argv[0]}' (commands: inspect, analyze, merge, collapse, prune, train-lm, eval)"),
             };
         }
         catch (UsageException e)
@@ -372,7 +379,7 @@ public static class Cli
 
     // ------------------------------------------------------------------ prune
 
-    private static int PruneCommand(string[] argv, TextWriter stdout)
+    private static int PruneCommand(string[] argv, TextWriter stdout, TextWriter stderr)
     {
         var a = Args.Parse(argv, new Dictionary<string, int>
         {
@@ -432,9 +439,10 @@ public static class Cli
                 throw new UsageException($"--blocksize {settings.SparseGpt.BlockSize} is not a multiple of M = {pattern.M}");
         }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
-        if (a.Has("--calib")) throw new UsageException("running calibration from text needs the TorchSharp engine, which is not available in this build; pass --calib-stats FILE.npz");
+        // Calibration from text runs the network: the TorchSharp plugin parses the same options and prunes.
+        if (a.Has("--calib")) return TorchPlugin.Run("prune", argv, stdout, stderr);
         if (settings.NeedsCalibration && !a.Has("--calib-stats"))
-            throw new UsageException($"{Cartan.Pruning.PruneSettings.MethodName(settings.Method)}{(settings.Profile.Kind == Cartan.Pruning.ProfileKind.Owl ? " with the OWL profile" : "")} needs calibration: pass --calib-stats FILE.npz (running calibration from text needs the TorchSharp engine, which is not available in this build)");
+            throw new UsageException($"{Cartan.Pruning.PruneSettings.MethodName(settings.Method)}{(settings.Profile.Kind == Cartan.Pruning.ProfileKind.Owl ? " with the OWL profile" : "")} needs calibration: pass --calib TEXT (runs the model with the TorchSharp plugin) or --calib-stats FILE.npz");
 
         string modelPath = a.Positionals[0];
         if (!Directory.Exists(modelPath) && !File.Exists(modelPath)) throw new CartanFormatException(modelPath, "no such file or folder");
