@@ -201,7 +201,6 @@ public class PruneCommandTests
             new[] { "--method", "magnitude" },
             new[] { "--method", "magnitude", "--sparsity", "0.5", "--pattern", "2:4" },
             new[] { "--method", "wanda", "--sparsity", "0.5" },
-            new[] { "--method", "cvr", "--sparsity", "0.5", "--calib", "c4.txt" },
             new[] { "--method", "magnitude", "--sparsity", "0.5", "--ec", "diag" },
             new[] { "--method", "magnitude", "--pattern", "2:4", "--profile", "owl" },
             new[] { "--method", "magnitude", "--sparsity", "0.5", "--profile", "owl" },
