@@ -38,6 +38,7 @@ public static class Cli
         analyze options:
           --shard I/N             analyse only part I of N (0-based) of the plan; join the parts with cartan merge
           --spectra-only          per-layer spectra only (no interfaces, heads, chains)
+          --metrics all|ww        per-layer metrics: all (default) or only WeightWatcher's set (implies --spectra-only)
           --no-certificate        skip the PAM certificates (transport and flag diagnostics still run)
           --row-groups SPEC       PAM row groups: auto, heads, blocks:N, kmeans:N, singletons (default auto)
           --bootstrap N           seeded bootstrap interval of the WW tail alpha with N replicates
@@ -253,6 +254,12 @@ public static class Cli
             RowGroups = rowGroups, BootstrapReplicates = a.GetInt("--bootstrap", 0) ?? 0, Seed = a.GetInt("--seed", 0) ?? 0,
             Transport = new Cartan.Transport.TransportOptions { Q = q },
             MaxMemory = maxMemory,
+            Metrics = a.Get("--metrics") switch
+            {
+                null or "all" => LayerMetrics.All,
+                "ww" => LayerMetrics.Ww,
+                var v => throw new UsageException($"--metrics takes all or ww, got '{v}'"),
+            },
             Notice = line => { lock (stderr) stderr.WriteLine($"cartan: note: {line}"); },
         };
     }
@@ -311,7 +318,7 @@ public static class Cli
 
     private static readonly Dictionary<string, int> AnalyzeArity = new(GraphArity)
     {
-        ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--threads"] = 1, ["--quiet"] = 0, ["--shard"] = 1, ["--max-memory"] = 1,
+        ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--threads"] = 1, ["--quiet"] = 0, ["--shard"] = 1, ["--max-memory"] = 1, ["--metrics"] = 1,
         ["--compare"] = 2, ["--spectra-only"] = 0, ["--no-certificate"] = 0, ["--row-groups"] = 1, ["--bootstrap"] = 1, ["--seed"] = 1, ["--q"] = 1,
     };
 

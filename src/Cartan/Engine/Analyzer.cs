@@ -36,6 +36,10 @@ public sealed record AnalyzeOptions
     public int Seed { get; init; } = 0;
     /// <summary>Only per-layer spectra (no interfaces, heads or chains).</summary>
     public bool SpectraOnly { get; init; }
+    /// <summary>Per-layer metrics: all of them, or only WeightWatcher's set (the <c>ww</c> block, σ, norms) for a
+    /// like-for-like comparison with WeightWatcher's <c>analyze()</c>; <see cref="LayerMetrics.Ww"/> implies
+    /// <see cref="SpectraOnly"/>.</summary>
+    public LayerMetrics Metrics { get; init; } = LayerMetrics.All;
     /// <summary>Parallel jobs (default: the number of cores).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
     /// <summary>Run only shard Index of Count (0-based): layers, interfaces and head blocks whose plan position ≡ Index (mod Count).
@@ -46,6 +50,15 @@ public sealed record AnalyzeOptions
     public long? MaxMemory { get; init; }
     /// <summary>Receives one-line notices during the run (e.g. a job larger than <see cref="MaxMemory"/>).</summary>
     public Action<string>? Notice { get; init; }
+}
+
+/// <summary>Which per-layer metrics a run computes.</summary>
+public enum LayerMetrics
+{
+    /// <summary>Everything: power-law charts, effective ranks, tails, regimes, WW metrics, fit comparisons.</summary>
+    All,
+    /// <summary>WeightWatcher's per-layer metrics only (its default <c>analyze()</c> set): the <c>ww</c> block, σ and norms.</summary>
+    Ww,
 }
 
 /// <summary>Progress of a run: completed, total, and the item just finished.</summary>
@@ -67,6 +80,7 @@ public static class Analyzer
         bool Mine(int index) => options.Shard is not (int si, int sn) || index % sn == si;
         var blocks = HeadBlocks(graph);
         var myLayers = Enumerable.Range(0, graph.Layers.Count).Where(Mine).ToList();
+        if (options.Metrics == LayerMetrics.Ww) options = options with { SpectraOnly = true };
         var myInterfaces = options.SpectraOnly ? [] : Enumerable.Range(0, graph.Interfaces.Count).Where(Mine).ToList();
         var myBlocks = options.SpectraOnly ? [] : Enumerable.Range(0, blocks.Count).Where(Mine).ToList();
         // A shard also needs the spectra of the ends of its interfaces (computed, not reported).
@@ -244,6 +258,7 @@ public static class Analyzer
             new("conv_view", o.Graph.ConvView.ToString().ToLowerInvariant()),
             new("infer_pairs", o.Graph.InferPairs),
             new("spectra_only", o.SpectraOnly),
+            new("metrics", o.Metrics == LayerMetrics.Ww ? "ww" : "all"),
             new("max_memory_bytes", o.MaxMemory),
             new("heads", graph.Heads?.NumHeads),
             new("kv_heads", graph.Heads?.NumKvHeads),
@@ -290,6 +305,7 @@ public static class Analyzer
         catch (Linalg.LinalgException e) { return rec with { Status = "failed", Reason = e.Message }; }
         a = null!;
         bool tap = spec.View == MatrixView.Tap && spec.IsConv;
+        if (o.Metrics == LayerMetrics.Ww) return WwOnlyLayer(rec, spec, sigma, tap, fro2, o);
         // Pooled tap spectra have more values than min(rows, cols): profile them as one spectrum of that length.
         int pr = tap ? sigma.Length : spec.Rows, pc = tap ? sigma.Length : spec.Cols;
         var profile = SpectrumProfile.Compute(sigma, pr, pc, o.Profile);
@@ -349,6 +365,28 @@ public static class Analyzer
             StableRank = profile.StableRank,
             Extra = extra,
             Spectrum = sigma,
+        };
+    }
+
+    /// <summary>The layer record of a <see cref="LayerMetrics.Ww"/> run: σ, norms and the WeightWatcher block, nothing else.</summary>
+    private static LayerRecord WwOnlyLayer(LayerRecord rec, LayerSpec spec, double[] sigma, bool tap, double fro2, AnalyzeOptions o)
+    {
+        var lambdas = sigma.Select(s => tap ? s * s / 2 : s * s).ToArray();
+        var ww = WwTailFit.Compute(lambdas, Math.Max(spec.Rows, spec.Cols), o.Ww);
+        double tol = sigma.Length == 0 ? 0 : Math.Max(spec.Rows, spec.Cols) * 2.220446049250313e-16 * sigma[0];
+        var extra = new Dictionary<string, object?>
+        {
+            ["ww"] = Dict(("alpha", ww.Alpha), ("xmin", ww.Xmin), ("xmax", ww.Xmax), ("ks_d", ww.KsD), ("n_tail", ww.NTail),
+                ("sigma", ww.Sigma), ("num_pl_spikes", ww.NumPlSpikes), ("alpha_weighted", ww.AlphaWeighted), ("log_norm", ww.LogNorm),
+                ("log_spectral_norm", ww.LogSpectralNorm), ("log_alpha_norm", ww.LogAlphaNorm), ("stable_rank", ww.StableRank),
+                ("entropy", ww.Entropy), ("warning", ww.Warning), ("status", ww.Success ? "ok" : "failed"), ("reason", ww.Reason)),
+        };
+        return rec with
+        {
+            Status = "ok", Rank = sigma.Count(s => s > tol), Frobenius = Math.Sqrt(fro2),
+            Sigma = sigma.Take(Math.Max(o.SigmaCount, 10)).ToArray(),
+            StableRank = sigma.Length > 0 && sigma[0] > 0 ? fro2 / (sigma[0] * sigma[0]) : null,
+            Extra = extra, Spectrum = sigma,
         };
     }
 
