@@ -21,6 +21,8 @@ public static class TorchCommands
         {
             // Each command lives in its own file under Cli/ and adds one line here.
             ["torch-info"] = TorchInfo,
+            ["train-lm"] = TrainLmCommand.Run,
+            ["eval"] = EvalCommand.Run,
         };
 
     /// <summary>Runs one command; never throws (errors become one line on stderr and an exit code).</summary>
