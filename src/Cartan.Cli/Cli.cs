@@ -20,7 +20,7 @@ public static class Cli
 
         usage:
           cartan inspect [MODEL] [--json FILE] [graph options]
-          cartan analyze [MODEL] [--json FILE] [--csv FILE] [--html FILE] [--out DIR] [graph options] [--threads N] [--quiet]
+          cartan analyze [MODEL] [--json FILE] [--csv FILE] [--html FILE] [--out DIR [--no-png]] [graph options] [--threads N] [--quiet]
           cartan analyze --compare A B [--json FILE] [--out DIR] [analyze options]
           cartan collapse FEATURES.npy LABELS.npy [--classifier MODEL:TENSOR] [--json FILE]
           cartan merge PART.json... [--json FILE] [--csv FILE] [--html FILE] [--out DIR]
@@ -36,6 +36,8 @@ public static class Cli
         weights read from the Hugging Face Hub, fetching only headers and the tensors analysed (token: HF_TOKEN).
 
         analyze options:
+          --out DIR               write DIR/analysis.json, layers.csv, report.html and every figure as
+                                  DIR/figures/fig-NNN-name.svg and .png (2× size; --no-png: SVG only)
           --shard I/N             analyse only part I of N (0-based) of the plan; join the parts with cartan merge
           --spectra-only          per-layer spectra only (no interfaces, heads, chains)
           --no-certificate        skip the PAM certificates (transport and flag diagnostics still run)
@@ -219,7 +221,8 @@ public static class Cli
         using var progress = ProgressDisplay.Create(stderr, quiet: a.Has("--quiet"), label: "analyze");
         var result = Analyzer.Run(model, graph, options, progress);
         progress.Finish();
-        return Finish(result, model, json, csv, html, outDir is null ? null : Path.Combine(outDir, "figures"), a.Has("--quiet"), sw, stdout);
+        var figures = outDir is null ? null : new FigureOutput(Path.Combine(outDir, "figures"), Png: !a.Has("--no-png"), threads);
+        return Finish(result, model, json, csv, html, figures, a.Has("--quiet"), sw, stdout, stderr);
     }
 
     private static AnalyzeOptions BuildOptions(Args a, GraphOptions gopts, int threads)
@@ -246,12 +249,19 @@ public static class Cli
         };
     }
 
-    private static int Finish(AnalysisResult result, WeightModel model, string? json, string? csv, string? html, string? figures, bool quiet, Stopwatch sw, TextWriter stdout)
+    /// <summary>Where the figure files go (--out DIR/figures), whether PNG copies are made, and on how many threads.</summary>
+    private sealed record FigureOutput(string Dir, bool Png, int Threads);
+
+    private static int Finish(AnalysisResult result, WeightModel model, string? json, string? csv, string? html, FigureOutput? figures, bool quiet, Stopwatch sw, TextWriter stdout, TextWriter stderr)
     {
 
         if (json is not null) JsonReport.Write(result, json);
         if (csv is not null) CsvReport.Write(result, csv);
-        if (html is not null) HtmlReport.Write(result, html, figures);
+        if (html is not null)
+        {
+            var figs = HtmlReport.Write(result, html, figures?.Dir);
+            if (figures is { Png: true }) WritePngs(figs, figures, quiet, stderr);
+        }
 
         int ok = result.Layers.Count(l => l.Status == "ok"), unreliable = result.Layers.Count(l => l.Status == "unreliable"),
             skipped = result.Layers.Count(l => l.Status == "skipped") + result.Skipped.Count, failed = result.Layers.Count(l => l.Status == "failed");
@@ -267,6 +277,25 @@ public static class Cli
             stdout.WriteLine($"cartan: certificates {certified}/{withCert} interfaces pass; chain budgets hold on {chainsHold}/{result.Chains.Count} chains; {result.Heads.Count} head-overlap records");
         stdout.WriteLine($"cartan: {result.Model.Architecture} model {Describe(model)}: {result.Layers.Count} layers analysed ({ok} ok, {unreliable} unreliable, {failed} failed), {skipped} tensors skipped, {result.Interfaces.Count} interfaces, in {sw.Elapsed.TotalSeconds:F1} s [lapack: {result.Tool.Lapack}]{(written.Length > 0 ? "; wrote " + written : "")}");
         return failed > 0 ? ExitCodes.LayersFailed : ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// PNG twins of the SVG figures. The SVGs and the page are already written, so a machine where the native Skia
+    /// cannot load loses only the PNGs: it says so on stderr and the run still succeeds.
+    /// </summary>
+    private static void WritePngs(IReadOnlyList<Figure> figures, FigureOutput output, bool quiet, TextWriter stderr)
+    {
+        var sw = Stopwatch.StartNew();
+        try
+        {
+            FigurePng.Export(figures, output.Dir, output.Threads);
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or BadImageFormatException or EntryPointNotFoundException)
+        {
+            stderr.WriteLine($"cartan: PNG figures not written: the native Skia library did not load here ({e.GetBaseException().Message}); the SVG figures are written (--no-png skips this step)");
+            return;
+        }
+        if (!quiet) stderr.WriteLine($"cartan: {figures.Count} figures as SVG and PNG in {output.Dir} (PNG in {sw.Elapsed.TotalSeconds:F1} s)");
     }
 
     // ------------------------------------------------------------------ compare
@@ -300,7 +329,7 @@ public static class Cli
 
     private static readonly Dictionary<string, int> AnalyzeArity = new(GraphArity)
     {
-        ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--threads"] = 1, ["--quiet"] = 0, ["--shard"] = 1,
+        ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--no-png"] = 0, ["--threads"] = 1, ["--quiet"] = 0, ["--shard"] = 1,
         ["--compare"] = 2, ["--spectra-only"] = 0, ["--no-certificate"] = 0, ["--row-groups"] = 1, ["--bootstrap"] = 1, ["--seed"] = 1, ["--q"] = 1,
     };
 
@@ -310,7 +339,7 @@ public static class Cli
         var list = new List<string>();
         foreach (var (name, n) in AnalyzeArity)
         {
-            if (name is "--compare" or "--json" or "--csv" or "--html" or "--out" or "--shard") continue;
+            if (name is "--compare" or "--json" or "--csv" or "--html" or "--out" or "--no-png" or "--shard") continue;
             foreach (var values in a.All(name)) { list.Add(name); list.AddRange(values); }
         }
         return [.. list];
