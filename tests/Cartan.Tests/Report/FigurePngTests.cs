@@ -116,6 +116,24 @@ public sealed class FigurePngTests(PngRunsFixture runs) : IClassFixture<PngRunsF
     }
 
     [Fact]
+    public void EveryCharacterOfOurLabels_HasAGlyphInTheEmbeddedFont()
+    {
+        // Every non-ASCII character the figure code can write (read from its source), printable ASCII, and the
+        // text of the fixture run's figures.
+        var sources = new[] { "src/Cartan/Report/Figures.cs", "src/Cartan/Report/Svg/Plot.cs", "src/Cartan/Report/Svg/Scale.cs" }
+            .Select(p => File.ReadAllText(Path.Combine(TestPaths.RepoRoot, p))).ToArray();
+        var ours = string.Concat(sources.SelectMany(t => t).Where(c => c > 127 && !char.IsSurrogate(c)).Distinct());
+        Assert.Contains('α', ours);
+        var ascii = new string(Enumerable.Range(33, 94).Select(i => (char)i).ToArray());
+        var figureText = string.Concat(Directory.GetFiles(runs.First, "fig-*.svg").Select(f => string.Concat(
+            Regex.Matches(File.ReadAllText(f), "<text\\b[^>]*>(.*?)</text>", RegexOptions.Singleline).Select(m => System.Net.WebUtility.HtmlDecode(m.Groups[1].Value)))));
+        Assert.NotEmpty(figureText);
+        Assert.Equal("", FigurePng.MissingGlyphs(ours + ascii + figureText));
+        // The check can fail: Japanese and Chinese are not in DejaVu Sans.
+        Assert.Equal("あ中", FigurePng.MissingGlyphs("a中bあ中"));
+    }
+
+    [Fact]
     public void SameAnalysis_GivesByteIdenticalPngs_AcrossRuns()
     {
         var a = Directory.GetFiles(runs.First, "fig-*.png").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
