@@ -290,13 +290,17 @@ public static class Cli
         {
             FigurePng.Export(figures, output.Dir, output.Threads);
         }
-        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or BadImageFormatException or EntryPointNotFoundException)
+        catch (Exception e) when (NativeLoadFailure(e))
         {
-            stderr.WriteLine($"cartan: PNG figures not written: the native Skia library did not load here ({e.GetBaseException().Message}); the SVG figures are written (--no-png skips this step)");
+            stderr.WriteLine($"cartan: PNG figures not written: the native Skia library did not load here ({e.GetBaseException().Message.Split('\n')[0].Trim()}); the SVG figures are written (--no-png skips this step)");
             return;
         }
         if (!quiet) stderr.WriteLine($"cartan: {figures.Count} figures as SVG and PNG in {output.Dir} (PNG in {sw.Elapsed.TotalSeconds:F1} s)");
     }
+
+    private static bool NativeLoadFailure(Exception e) =>
+        e is DllNotFoundException or TypeInitializationException or BadImageFormatException or EntryPointNotFoundException
+        || e is AggregateException ag && ag.InnerExceptions.Count > 0 && ag.InnerExceptions.All(NativeLoadFailure);
 
     // ------------------------------------------------------------------ compare
 
