@@ -23,7 +23,7 @@ public static class Cli
           cartan analyze [MODEL] [--json FILE] [--csv FILE] [--html FILE] [--out DIR [--no-png]] [graph options] [--threads N] [--quiet]
           cartan analyze --compare A B [--json FILE] [--out DIR] [analyze options]
           cartan collapse FEATURES.npy LABELS.npy [--classifier MODEL:TENSOR] [--json FILE]
-          cartan merge PART.json... [--json FILE] [--csv FILE] [--html FILE] [--out DIR]
+          cartan merge PART.json... [--json FILE] [--csv FILE] [--html FILE] [--out DIR [--no-png]]
           cartan prune MODEL --method magnitude|wanda|sparsegpt|cvr (--sparsity S | --pattern N:M) --out DIR
                 [--ec none|col|col+row] [--ec-lo 1] [--ec-hi 2] [--ec-uncentred] [--ec-act-weighted]
                 [--profile uniform|owl|spectral] [--profile-lambda 0.08] [--owl-m 5] [--spectral-metric ww|alpha_mle|tau|rq]
@@ -112,7 +112,7 @@ public static class Cli
             {
                 "inspect" => Inspect(rest, stdout, stderr),
                 "analyze" or "analyse" => Analyze(rest, stdout, stderr),
-                "merge" => MergeCommand(rest, stdout),
+                "merge" => MergeCommand(rest, stdout, stderr),
                 "collapse" => CollapseCommand(rest, stdout),
                 "prune" => PruneCommand(rest, stdout, stderr),
                 "train-lm" or "eval" or "torch-info" => TorchPlugin.Run(argv[0], rest, stdout, stderr),
@@ -506,9 +506,9 @@ public static class Cli
 
     // ------------------------------------------------------------------ merge
 
-    private static int MergeCommand(string[] argv, TextWriter stdout)
+    private static int MergeCommand(string[] argv, TextWriter stdout, TextWriter stderr)
     {
-        var a = Args.Parse(argv, new Dictionary<string, int> { ["--json"] = 1, ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--help"] = 0 });
+        var a = Args.Parse(argv, new Dictionary<string, int> { ["--json"] = 1, ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--no-png"] = 0, ["--help"] = 0 });
         if (a.Has("--help")) { stdout.Write(Help); return ExitCodes.Ok; }
         if (a.Positionals.Count == 0) throw new UsageException("merge needs the PART.json files of a --shard run");
         string? json = a.Get("--json"), csv = a.Get("--csv"), html = a.Get("--html"), outDir = a.Get("--out");
@@ -527,7 +527,13 @@ public static class Cli
         catch (AnalysisReadException e) { throw new CartanFormatException("merge", e.Message); }
         if (json is not null) JsonReport.Write(merged, json);
         if (csv is not null) CsvReport.Write(merged, csv);
-        if (html is not null) HtmlReport.Write(merged, html);
+        if (html is not null)
+        {
+            // Like analyze --out: the figures as SVG and PNG files under DIR/figures.
+            var figures = outDir is null ? null : new FigureOutput(Path.Combine(outDir, "figures"), Png: !a.Has("--no-png"), Environment.ProcessorCount);
+            var figs = HtmlReport.Write(merged, html, figures?.Dir);
+            if (figures is { Png: true }) WritePngs(figs, figures, quiet: true, stderr);
+        }
         stdout.WriteLine($"cartan: merged {a.Positionals.Count} parts: {merged.Layers.Count} layers, {merged.Interfaces.Count} interfaces, {merged.Chains.Count} chains; wrote {string.Join(", ", new[] { json, csv, html }.Where(p => p is not null))}");
         return ExitCodes.Ok;
     }

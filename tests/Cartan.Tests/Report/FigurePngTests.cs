@@ -163,6 +163,31 @@ public sealed class FigurePngTests(PngRunsFixture runs) : IClassFixture<PngRunsF
     }
 
     [Fact]
+    public void MergeOut_WritesTheFiguresAsSvgAndPng_LikeAnalyze()
+    {
+        var dir = Path.Combine(runs.Root, "shards");
+        var model = TestPaths.Fixture("safetensors", "small.safetensors");
+        var parts = new List<string>();
+        for (int i = 0; i < 2; i++)
+        {
+            var part = Path.Combine(dir, $"part{i}.json");
+            var err = new StringWriter();
+            Assert.True(Cartan.Cli.Cli.Run(["analyze", model, "--shard", $"{i}/2", "--json", part, "--quiet", "--spectra-only"], new StringWriter(), err) == 0, err.ToString());
+            parts.Add(part);
+        }
+        var merged = Path.Combine(dir, "merged");
+        var stderr = new StringWriter();
+        Assert.True(Cartan.Cli.Cli.Run(["merge", .. parts, "--out", merged], new StringWriter(), stderr) == 0, stderr.ToString());
+        var figures = Path.Combine(merged, "figures");
+        var svgs = Directory.GetFiles(figures, "fig-*.svg").Order(StringComparer.Ordinal).ToArray();
+        Assert.NotEmpty(svgs);
+        Assert.Equal(svgs.Select(p => Path.ChangeExtension(p, ".png")), Directory.GetFiles(figures, "fig-*.png").Order(StringComparer.Ordinal));
+        // The merged parts hold the same per-layer numbers as the single run: the same depth profile, the same PNG bytes.
+        const string depth = "fig-001-depth-alpha-mle.png";
+        Assert.Equal(File.ReadAllBytes(Path.Combine(runs.First, depth)), File.ReadAllBytes(Path.Combine(figures, depth)));
+    }
+
+    [Fact]
     public void NoPng_WritesTheSvgFiguresOnly()
     {
         var dir = Path.Combine(runs.Root, "nopng");
