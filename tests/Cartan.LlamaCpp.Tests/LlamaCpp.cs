@@ -14,7 +14,7 @@ internal static class LlamaCpp
     /// <summary>llama.cpp's log lines, kept for failure messages (warnings and errors only).</summary>
     public static readonly List<string> Log = [];
 
-    private static void Configure()
+    internal static void Configure()
     {
         lock (Gate)
         {

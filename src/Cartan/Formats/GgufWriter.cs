@@ -32,7 +32,11 @@ public sealed class GgufWriter
         if (alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > 1 << 20)
             throw new ArgumentException($"alignment {alignment} is not a power of two up to 1 MiB", nameof(alignment));
         Alignment = alignment;
-        if (alignment != 32) AddMetadata("general.alignment", (uint)alignment);
+        if (alignment != 32)
+        {
+            _keys.Add("general.alignment");
+            _meta.Add(("general.alignment", (uint)alignment));
+        }
     }
 
     public int Alignment { get; }
@@ -42,7 +46,7 @@ public sealed class GgufWriter
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
-        if (key == "general.alignment" && _keys.Contains(key)) throw new ArgumentException("general.alignment is set by the constructor");
+        if (key == "general.alignment") throw new ArgumentException("general.alignment is set through the constructor");
         TypeOf(value, key, allowArray: true);
         if (!_keys.Add(key)) throw new ArgumentException($"metadata key '{key}' repeats");
         _meta.Add((key, value));
