@@ -90,6 +90,42 @@ internal static unsafe class Ggml
         }
     }
 
+    /// <summary>Metadata values as ggml reads them: strings and u32 integers by key (absent keys are left out).</summary>
+    public static Dictionary<string, object> ReadMetadata(string path, IEnumerable<(string Key, bool IsString)> keys)
+    {
+        var init = (delegate* unmanaged<byte*, InitParams, IntPtr>)F("gguf_init_from_file");
+        var free = (delegate* unmanaged<IntPtr, void>)F("gguf_free");
+        var find = (delegate* unmanaged<IntPtr, byte*, long>)F("gguf_find_key");
+        var getStr = (delegate* unmanaged<IntPtr, long, byte*>)F("gguf_get_val_str");
+        var getU32 = (delegate* unmanaged<IntPtr, long, uint>)F("gguf_get_val_u32");
+        var kvType = (delegate* unmanaged<IntPtr, long, int>)F("gguf_get_kv_type");
+        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        IntPtr g;
+        fixed (byte* p = bytes) g = init(p, new InitParams { NoAlloc = 1, Ctx = null });
+        if (g == IntPtr.Zero) throw new InvalidOperationException($"ggml could not parse {path}");
+        try
+        {
+            var result = new Dictionary<string, object>();
+            foreach (var (key, isString) in keys)
+            {
+                var kb = System.Text.Encoding.UTF8.GetBytes(key + "\0");
+                long id;
+                fixed (byte* pk = kb) id = find(g, pk);
+                if (id < 0) continue;
+                int t = kvType(g, id);
+                // gguf_type: 4 = UINT32, 8 = STRING
+                if (isString && t == 8) result[key] = Marshal.PtrToStringUTF8((IntPtr)getStr(g, id))!;
+                else if (!isString && t == 4) result[key] = getU32(g, id);
+                else throw new InvalidOperationException($"{key} has gguf type {t}");
+            }
+            return result;
+        }
+        finally
+        {
+            free(g);
+        }
+    }
+
     /// <summary>Dequantises <paramref name="count"/> values of a ggml type with ggml's own dequantize_row_* (F32 and
     /// F16 are converted directly).</summary>
     public static float[] Dequantize(string type, ReadOnlySpan<byte> raw, long count)

@@ -24,6 +24,9 @@ internal static class LlamaCpp
             {
                 if (level >= LLamaLogLevel.Warning) lock (Log) Log.Add(message);
             });
+            // Loads the native libraries (LLamaSharp's resolver is set up by NativeApi's static constructor; other
+            // classes' imports, such as the quantiser's default parameters, fail when they come first).
+            NativeApi.llama_max_devices();
         }
     }
 

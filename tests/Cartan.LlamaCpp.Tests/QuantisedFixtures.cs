@@ -92,7 +92,10 @@ public class QuantisedFixtures(ITestOutputHelper output)
                     ["every1009"] = Enumerable.Range(0, (y.Length + 1008) / 1009).Select(i => (double)y[i * 1009]).ToArray(),
                 };
             }
-            golden[file] = entry;
+            var meta = Ggml.ReadMetadata(path, [("general.architecture", true), ("llama.attention.head_count", false),
+                ("llama.attention.head_count_kv", false), ("llama.embedding_length", false), ("llama.block_count", false),
+                ("general.file_type", false), ("general.quantization_version", false)]);
+            golden[file] = new Dictionary<string, object> { ["metadata"] = meta, ["tensors"] = entry };
         }
         var json = JsonSerializer.Serialize(new Dictionary<string, object>
         {
@@ -144,6 +147,7 @@ public class QuantisedFixtures(ITestOutputHelper output)
         Directory.CreateDirectory(tmp);
         try
         {
+            LlamaCpp.Configure();
             string f32 = Path.Combine(tmp, "in.gguf");
             Model().SaveGguf(f32);
             string q = Path.Combine(tmp, "q.gguf");
