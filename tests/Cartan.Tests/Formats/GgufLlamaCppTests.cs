@@ -146,4 +146,13 @@ public class GgufLlamaCppTests(ITestOutputHelper output)
         // GQA as the shapes show it: K projects to head_count_kv × head_dim = 2 × 64 rows.
         Assert.Equal(new long[] { 128, 256 }, model.Find("blk.0.attn_k.weight")!.Shape);
     }
+
+    /// <summary>Mutations of a llama.cpp file with mixed Q4_K / Q6_K / F32 tensors: every case opens and decodes or is
+    /// refused with a one-line <see cref="CartanFormatException"/>.</summary>
+    [Fact]
+    public void Fuzz_llama_cpp_q4_k_m()
+    {
+        var s = FuzzHarness.Run(Dir, "tiny-Q4_K_M.gguf", "tiny-Q4_K_M.gguf", 150, 21, GgufReader.Open);
+        Assert.True(s.Rejected > 0 && s.Opened > 0, $"opened {s.Opened}, rejected {s.Rejected}");
+    }
 }
