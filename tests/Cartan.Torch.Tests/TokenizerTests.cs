@@ -78,6 +78,36 @@ public class TokenizerTests
     }
 
     [Fact]
+    public void Tokenizer_config_flags_are_honoured()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"cartan-tok-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            File.Copy(Path.Combine(Dir, "minilm", "vocab.txt"), Path.Combine(dir, "vocab.txt"));
+            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"do_lower_case": false}""");
+            var cased = HfTokenizer.Load(dir);
+            var uncased = HfTokenizer.Load(Path.Combine(Dir, "minilm"));
+            Assert.Equal(uncased.Encode("hello cafe"), cased.Encode("hello cafe"));
+            // The uncased vocabulary has no "Hello" and no "é" pieces: kept as they are, they cannot match as lower case does.
+            Assert.NotEqual(uncased.Encode("Hello café"), cased.Encode("Hello café"));
+
+            File.Delete(Path.Combine(dir, "vocab.txt"));
+            File.Copy(Path.Combine(Dir, "bpe", "vocab.json"), Path.Combine(dir, "vocab.json"));
+            File.Copy(Path.Combine(Dir, "bpe", "merges.txt"), Path.Combine(dir, "merges.txt"));
+            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"add_prefix_space": true}""");
+            var prefixed = HfTokenizer.Load(dir);
+            var plain = HfTokenizer.Load(Path.Combine(Dir, "bpe"));
+            Assert.Equal(plain.Encode(" the weather"), prefixed.Encode("the weather"));
+            Assert.NotEqual(plain.Encode("the weather"), prefixed.Encode("the weather"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Missing_or_broken_files_are_format_errors()
     {
         string dir = Path.Combine(Path.GetTempPath(), $"cartan-tok-{Guid.NewGuid():N}");
