@@ -206,8 +206,13 @@ static class Reporter
         md.AppendLine();
         md.AppendLine($"Fits: least-squares slope of ln y against the step over steps ≥ {steps / 10} (after warm-up), per interface; the rate is −slope. Predicted per-step rate r_pred = −2 ln(1 − ηλ) ≈ 2ηλ. Mean ± standard deviation over interfaces × seeds.");
         md.AppendLine();
-        md.AppendLine("| net | λ | r_pred = 2ηλ | rate of ‖D‖_F | rate / r_pred | R² | rate of ‖diag D‖ | rate / r_pred | rate of β (track.json) | β first → last (track) | κ first → last (track) | final loss |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        md.AppendLine("| net | λ | r_pred = 2ηλ | rate of ‖D‖_F | rate / r_pred | R² | rate of ‖diag D‖ | rate / r_pred | (rate − rate at λ=0) / r_pred, ‖D‖ | same, ‖diag D‖ | rate of β (track.json) | β first → last (track) | κ first → last (track) | final loss |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        // The λ = 0 control of the same net, seed and interface: the drift that the discrete steps alone cause.
+        var control = new Dictionary<(string, int, int), (double D, double Diag)>();
+        foreach (var r in runs.Where(r => r.Lambda == 0))
+            for (int l = 0; l < L; l++)
+                control[(r.Act, r.Seed, l)] = (-Fit(r.Step, r.Cols[$"D{l}"], steps / 10.0).Slope, -Fit(r.Step, r.Cols[$"Ddiag{l}"], steps / 10.0).Slope);
         var summary = new List<(string Act, double Lambda, double RD, double RDiag, double RBeta, double KLast)>();
         foreach (var act in acts)
             foreach (var lam in lambdas)
@@ -215,6 +220,7 @@ static class Reporter
                 var rs = runs.Where(r => r.Act == act && r.Lambda == lam).ToList();
                 double rpred = -2 * Math.Log(1 - eta * lam);
                 var rateD = new List<double>(); var r2 = new List<double>(); var rateDiag = new List<double>(); var rateBeta = new List<double>();
+                var excessD = new List<double>(); var excessDiag = new List<double>();
                 var bFirst = new List<double>(); var bLast = new List<double>(); var kFirst = new List<double>(); var kLast = new List<double>();
                 foreach (var r in rs)
                     for (int l = 0; l < L; l++)
@@ -222,6 +228,7 @@ static class Reporter
                         var fd = Fit(r.Step, r.Cols[$"D{l}"], steps / 10.0);
                         rateD.Add(-fd.Slope); r2.Add(fd.R2);
                         rateDiag.Add(-Fit(r.Step, r.Cols[$"Ddiag{l}"], steps / 10.0).Slope);
+                        if (control.TryGetValue((r.Act, r.Seed, l), out var c0)) { excessD.Add(rateD[^1] - c0.D); excessDiag.Add(rateDiag[^1] - c0.Diag); }
                         if (r.Track is JsonElement t)
                         {
                             var (bx, by) = TrackSeries(t, l, "imbalance", "beta");
@@ -233,7 +240,7 @@ static class Reporter
                     }
                 double loss = rs.Average(r => r.Cols["loss"][^1]);
                 string ratio(List<double> x) => lam > 0 ? Pm(MeanSd(x.Select(v => v / rpred))) : "–";
-                md.AppendLine($"| {act} | {G(lam)} | {G(rpred)} | {Pm(MeanSd(rateD))} | {ratio(rateD)} | {Pm(MeanSd(r2), "F3")} | {Pm(MeanSd(rateDiag))} | {ratio(rateDiag)} | {Pm(MeanSd(rateBeta))} | {G(MeanSd(bFirst).Mean)} → {G(MeanSd(bLast).Mean)} | {G(MeanSd(kFirst).Mean)} → {G(MeanSd(kLast).Mean)} | {G(loss)} |");
+                md.AppendLine($"| {act} | {G(lam)} | {G(rpred)} | {Pm(MeanSd(rateD))} | {ratio(rateD)} | {Pm(MeanSd(r2), "F3")} | {Pm(MeanSd(rateDiag))} | {ratio(rateDiag)} | {ratio(excessD)} | {ratio(excessDiag)} | {Pm(MeanSd(rateBeta))} | {G(MeanSd(bFirst).Mean)} → {G(MeanSd(bLast).Mean)} | {G(MeanSd(kFirst).Mean)} → {G(MeanSd(kLast).Mean)} | {G(loss)} |");
                 summary.Add((act, lam, MeanSd(rateD).Mean, MeanSd(rateDiag).Mean, MeanSd(rateBeta).Mean, MeanSd(kLast).Mean));
             }
         md.AppendLine();

@@ -235,8 +235,12 @@ public sealed class TrackTests
         {
             Assert.True(f.GetProperty("trend").GetProperty("beta_log_slope").GetDouble() < 0, $"β does not fall on {f.GetProperty("from")}");
             Assert.True(f.GetProperty("trend").GetProperty("beta_diag_log_slope").GetDouble() < 0);
+            // A deep linear net balances at every step (D shrinks by (1 − ηλ)² per step): β falls monotonically. A ReLU net
+            // only balances per neuron (the diagonal of D), so its β falls overall but need not fall between every pair.
             var beta = Numbers(f.GetProperty("imbalance").GetProperty("beta"));
-            for (int t = 1; t < beta.Length; t++) Assert.True(beta[t] < beta[t - 1], $"β rises between checkpoints {t - 1} and {t}");
+            if (run.StartsWith("linear", StringComparison.Ordinal))
+                for (int t = 1; t < beta.Length; t++) Assert.True(beta[t] < beta[t - 1], $"β rises between checkpoints {t - 1} and {t}");
+            Assert.True(beta[^1] < beta[0]);
         }
         // Independent values: numpy on the same files (expected.json, made by expected.py beside the fixtures).
         using var exp = JsonDocument.Parse(File.ReadAllBytes(TestPaths.Fixture("track", "expected.json")));
@@ -325,6 +329,6 @@ public sealed class TrackTests
         foreach (var id in new[] { "track-layers-alpha-mle", "track-layers-tau", "track-layers-stable-rank", "track-interfaces-imbalance-beta", "track-interfaces-commutator", "track-curve-imbalance-beta" })
             Assert.Matches($"<figure id=\"fig-\\d+\" data-fig=\"\\d+\" data-id=\"{id}\">", html);
         // One heatmap row per interface, one column per checkpoint: cells carry "row × column: value" titles.
-        Assert.Contains("layers.0.weight → layers.1.weight × 1000: ", html);
+        Assert.Contains("layers.0.weight → layers.1.weight × 1000: ", System.Net.WebUtility.HtmlDecode(html));
     }
 }
