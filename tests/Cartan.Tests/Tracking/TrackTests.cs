@@ -330,5 +330,12 @@ public sealed class TrackTests
             Assert.Matches($"<figure id=\"fig-\\d+\" data-fig=\"\\d+\" data-id=\"{id}\">", html);
         // One heatmap row per interface, one column per checkpoint: cells carry "row × column: value" titles.
         Assert.Contains("layers.0.weight → layers.1.weight × 1000: ", System.Net.WebUtility.HtmlDecode(html));
+
+        // Opened in headless Chromium (networking off): the script runs to the end and the page records no error.
+        var (dom, chromeErr) = Cartan.Tests.Report.Chromium.Run(Path.Combine(outDir, "track.html"), "--dump-dom");
+        Assert.Matches("<body[^>]*data-ready=\"1\"", dom);
+        var errors = Regex.Match(dom, "<pre id=\"js-errors\" data-count=\"(\\d+)\"");
+        Assert.True(errors.Success && errors.Groups[1].Value == "0", "page errors: " + dom[..Math.Min(400, dom.Length)]);
+        Assert.Empty(Cartan.Tests.Report.Chromium.ConsoleLines(chromeErr));
     }
 }
