@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Ridge dynamics of layer alignment (methods.md §3, E1), one command: builds, trains a deep linear and a ReLU MLP
-# with full-batch gradient descent and weight decay λ ∈ {0, 1e-4, 1e-3, 1e-2} for SEEDS (default 1 2), saves
+# with full-batch gradient descent and weight decay λ ∈ {0, 1e-4, 1e-3, 1e-2} for SEEDS (default 1 2 3), saves
 # checkpoints as safetensors HF folders, runs `cartan track` on each run, and writes results.md and figures/.
 # Everything runs under nice (the machine is shared). Runs go to runs/ (not committed).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(cd ../.. && pwd)
-SEEDS=${SEEDS:-"1 2"}
+SEEDS=${SEEDS:-"1 2 3"}
 STEPS=${STEPS:-5000}
 EVERY=${EVERY:-500}
 ETA=${ETA:-0.1}

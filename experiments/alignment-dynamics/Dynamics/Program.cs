@@ -158,10 +158,10 @@ static class Reporter
     }
 
     /// <summary>OLS slope and R² of ln y on x over the points with x ≥ x0 and y above a floor (1e-12 of the largest y).</summary>
-    static (double Slope, double R2, int N) Fit(IReadOnlyList<double> x, IReadOnlyList<double> y, double x0)
+    static (double Slope, double R2, int N) Fit(IReadOnlyList<double> x, IReadOnlyList<double> y, double x0, double x1 = double.PositiveInfinity)
     {
         double floor = y.Max() * 1e-12;
-        var pts = Enumerable.Range(0, x.Count).Where(i => x[i] >= x0 && y[i] > floor && double.IsFinite(y[i])).Select(i => (x[i], Math.Log(y[i]))).ToList();
+        var pts = Enumerable.Range(0, x.Count).Where(i => x[i] >= x0 && x[i] <= x1 && y[i] > floor && double.IsFinite(y[i])).Select(i => (x[i], Math.Log(y[i]))).ToList();
         if (pts.Count < 3) return (double.NaN, double.NaN, pts.Count);
         double mx = pts.Average(p => p.Item1), my = pts.Average(p => p.Item2), sxx = 0, sxy = 0, syy = 0;
         foreach (var (a, b) in pts) { sxx += (a - mx) * (a - mx); sxy += (a - mx) * (b - my); syy += (b - my) * (b - my); }
@@ -206,8 +206,8 @@ static class Reporter
         md.AppendLine();
         md.AppendLine($"Fits: least-squares slope of ln y against the step over steps ≥ {steps / 10} (after warm-up), per interface; the rate is −slope. Predicted per-step rate r_pred = −2 ln(1 − ηλ) ≈ 2ηλ. Mean ± standard deviation over interfaces × seeds.");
         md.AppendLine();
-        md.AppendLine("| net | λ | r_pred = 2ηλ | rate of ‖D‖_F | rate / r_pred | R² | rate of ‖diag D‖ | rate / r_pred | (rate − rate at λ=0) / r_pred, ‖D‖ | same, ‖diag D‖ | rate of β (track.json) | β first → last (track) | κ first → last (track) | final loss |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        md.AppendLine($"| net | λ | r_pred = 2ηλ | rate of ‖D‖_F | rate / r_pred | R² | rate of ‖diag D‖ | rate / r_pred | (rate − rate at λ=0) / r_pred, ‖D‖ | same, ‖diag D‖ | ‖diag D‖ rate / r_pred, steps {steps / 10}–{2 * steps / 5} | rate of β (track.json) | β first → last (track) | κ first → last (track) | final loss |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         // The λ = 0 control of the same net, seed and interface: the drift that the discrete steps alone cause.
         var control = new Dictionary<(string, int, int), (double D, double Diag)>();
         foreach (var r in runs.Where(r => r.Lambda == 0))
@@ -220,7 +220,7 @@ static class Reporter
                 var rs = runs.Where(r => r.Act == act && r.Lambda == lam).ToList();
                 double rpred = -2 * Math.Log(1 - eta * lam);
                 var rateD = new List<double>(); var r2 = new List<double>(); var rateDiag = new List<double>(); var rateBeta = new List<double>();
-                var excessD = new List<double>(); var excessDiag = new List<double>();
+                var excessD = new List<double>(); var excessDiag = new List<double>(); var earlyDiag = new List<double>();
                 var bFirst = new List<double>(); var bLast = new List<double>(); var kFirst = new List<double>(); var kLast = new List<double>();
                 foreach (var r in rs)
                     for (int l = 0; l < L; l++)
@@ -228,6 +228,7 @@ static class Reporter
                         var fd = Fit(r.Step, r.Cols[$"D{l}"], steps / 10.0);
                         rateD.Add(-fd.Slope); r2.Add(fd.R2);
                         rateDiag.Add(-Fit(r.Step, r.Cols[$"Ddiag{l}"], steps / 10.0).Slope);
+                        earlyDiag.Add(-Fit(r.Step, r.Cols[$"Ddiag{l}"], steps / 10.0, 2 * steps / 5.0).Slope);
                         if (control.TryGetValue((r.Act, r.Seed, l), out var c0)) { excessD.Add(rateD[^1] - c0.D); excessDiag.Add(rateDiag[^1] - c0.Diag); }
                         if (r.Track is JsonElement t)
                         {
@@ -240,7 +241,7 @@ static class Reporter
                     }
                 double loss = rs.Average(r => r.Cols["loss"][^1]);
                 string ratio(List<double> x) => lam > 0 ? Pm(MeanSd(x.Select(v => v / rpred))) : "–";
-                md.AppendLine($"| {act} | {G(lam)} | {G(rpred)} | {Pm(MeanSd(rateD))} | {ratio(rateD)} | {Pm(MeanSd(r2), "F3")} | {Pm(MeanSd(rateDiag))} | {ratio(rateDiag)} | {ratio(excessD)} | {ratio(excessDiag)} | {Pm(MeanSd(rateBeta))} | {G(MeanSd(bFirst).Mean)} → {G(MeanSd(bLast).Mean)} | {G(MeanSd(kFirst).Mean)} → {G(MeanSd(kLast).Mean)} | {G(loss)} |");
+                md.AppendLine($"| {act} | {G(lam)} | {G(rpred)} | {Pm(MeanSd(rateD))} | {ratio(rateD)} | {Pm(MeanSd(r2), "F3")} | {Pm(MeanSd(rateDiag))} | {ratio(rateDiag)} | {ratio(excessD)} | {ratio(excessDiag)} | {ratio(earlyDiag)} | {Pm(MeanSd(rateBeta))} | {G(MeanSd(bFirst).Mean)} → {G(MeanSd(bLast).Mean)} | {G(MeanSd(kFirst).Mean)} → {G(MeanSd(kLast).Mean)} | {G(loss)} |");
                 summary.Add((act, lam, MeanSd(rateD).Mean, MeanSd(rateDiag).Mean, MeanSd(rateBeta).Mean, MeanSd(kLast).Mean));
             }
         md.AppendLine();
@@ -272,6 +273,25 @@ static class Reporter
                 File.WriteAllText(Path.Combine(outDir, "figures", file), "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + Figures.Standalone(svg) + "\n");
                 figs.Add((file, title + (col == "D" ? "; dashed: predicted decay e^{−2ηλt}" : "")));
             }
+        {
+            // κ → 0 for the linear net only: every interface, λ = 0 (dashed) and the largest λ, both nets.
+            var series = new List<Series>();
+            double lmax = lambdas.Max();
+            foreach (var act in acts)
+                foreach (var lam in new[] { 0.0, lmax })
+                    for (int l = 0; l < L; l++)
+                    {
+                        var r = runs.First(x => x.Act == act && x.Lambda == lam && x.Seed == seeds[0]);
+                        var y = r.Cols[$"kappa{l}"];
+                        var keep = Enumerable.Range(0, y.Count).Where(i => y[i] > 0).ToList();
+                        series.Add(new Series(l == 0 ? $"{(act == "identity" ? "linear" : act)}, λ = {G(lam)}" : "", keep.Select(i => r.Step[i]).ToList(), keep.Select(i => y[i]).ToList())
+                        { Color = act == "identity" ? "#1f77b4" : "#d62728", Dashed = lam == 0 });
+                    }
+            string title = $"commutator κ, every interface: linear (blue) vs ReLU (red), λ = 0 (dashed) and λ = {G(lmax)} (seed {seeds[0]})";
+            var svg = Plot.LinePlot(new LinePlotSpec { Title = "κ: linear vs ReLU", XLabel = "step", YLabel = "commutator κ", YLog = true, Series = series, Width = 460, Height = 300 });
+            File.WriteAllText(Path.Combine(outDir, "figures", "kappa-linear-vs-relu.svg"), "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + Figures.Standalone(svg) + "\n");
+            figs.Insert(0, ("kappa-linear-vs-relu.svg", title));
+        }
         foreach (var (file, title) in figs) md.AppendLine($"![{title}](figures/{file})");
         md.AppendLine();
         File.WriteAllText(Path.Combine(outDir, "results.md"), md.ToString());
