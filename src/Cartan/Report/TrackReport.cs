@@ -149,11 +149,11 @@ public static class TrackReport
                 {
                     var y = Series(f.Series, key);
                     var keep = Enumerable.Range(0, y.Length).Where(t => y[t] is double v && (!log || v > 0)).ToList();
-                    return new Series(rowLabels[i], keep.Select(t => xs[t]).ToList(), keep.Select(t => y[t]!.Value).ToList())
+                    return new Series($"interface {i + 1}", keep.Select(t => xs[t]).ToList(), keep.Select(t => y[t]!.Value).ToList())
                     { Markers = true, Tips = keep.Select(t => $"{rowLabels[i]} at {cols[t]}: {Plot.Num(y[t])}").ToList() };
                 }).Where(s => s.X.Count > 0).ToList();
                 if (series.Count == 0) continue;
-                Add("track-curve-" + key, "interfaces", $"{label} over training", $"{label} of each interface against the checkpoint{(log ? " (log scale: an exponential decay is a straight line)" : "")}.",
+                Add("track-curve-" + key, "interfaces", $"{label} over training", $"{label} of each interface (numbered as in the interface table) against the checkpoint{(log ? " (log scale: an exponential decay is a straight line)" : "")}.",
                     Plot.LinePlot(new LinePlotSpec { Title = $"{label} over training", XLabel = xl, YLabel = label, YLog = log, Series = series }));
             }
         }
