@@ -13,7 +13,7 @@ public static class ExitCodes
 }
 
 /// <summary>The <c>cartan</c> command line: parses arguments, builds a plan, runs it with progress, writes.</summary>
-public static class Cli
+public static partial class Cli
 {
     private const string Help = """
         cartan — geometry of neural-network weights
@@ -24,6 +24,7 @@ public static class Cli
           cartan analyze --compare A B [--json FILE] [--out DIR] [analyze options]
           cartan collapse FEATURES.npy LABELS.npy [--classifier MODEL:TENSOR] [--json FILE]
           cartan merge PART.json... [--json FILE] [--csv FILE] [--html FILE] [--out DIR [--no-png]]
+          cartan track DIR [--order step|name|mtime] [--json FILE] [--html FILE] [--out DIR] [analyze options] [--threads N] [--quiet]
           cartan prune MODEL --method magnitude|wanda|sparsegpt|cvr (--sparsity S | --pattern N:M) --out DIR
                 [--ec none|col|col+row] [--ec-lo 1] [--ec-hi 2] [--ec-uncentred] [--ec-act-weighted]
                 [--profile uniform|owl|spectral] [--profile-lambda 0.08] [--owl-m 5] [--spectral-metric ww|alpha_mle|tau|rq]
@@ -66,6 +67,12 @@ public static class Cli
           cartan train-lm ...     train the tiny LLaMA-style testbed LM (cartan train-lm --help)
           cartan eval MODEL --ppl FILE   perplexity over non-overlapping windows (cartan eval --help)
           cartan torch-info       which TorchSharp/libtorch the plugin loads
+
+        track: DIR holds checkpoints (weight files or model folders, not recursing), ordered by default by the
+          step number in each name: the last run of digits of the name without its extension (step-000100,
+          checkpoint-100, epoch_3, model.12.safetensors); names without a number are skipped. --order name sorts by
+          name, --order mtime by modification time. Each checkpoint is analysed as cartan analyze would; --out DIR
+          writes track.json, track.html and figures/ there.
 
         exit codes: 0 ok, 2 bad usage, 3 unreadable or malformed input, 4 some layers failed,
           5 the TorchSharp plugin or libtorch is not available here.
@@ -119,8 +126,9 @@ public static class Cli
                 "merge" => MergeCommand(rest, stdout, stderr),
                 "collapse" => CollapseCommand(rest, stdout),
                 "prune" => PruneCommand(rest, stdout, stderr),
+                "track" => TrackCommand(rest, stdout, stderr),
                 "train-lm" or "eval" or "torch-info" => TorchPlugin.Run(argv[0], rest, stdout, stderr),
-                _ => throw new UsageException($"unknown command '{argv[0]}' (commands: inspect, analyze, merge, collapse, prune, train-lm, eval)"),
+                _ => throw new UsageException($"unknown command '{argv[0]}' (commands: inspect, analyze, merge, collapse, prune, track, train-lm, eval)"),
             };
         }
         catch (UsageException e)
