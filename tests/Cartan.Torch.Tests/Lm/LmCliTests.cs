@@ -102,3 +102,18 @@ public class LmCliTests
         Assert.Equal(3, r3.Code);
     }
 }
+
+public class LmCliHelpTests
+{
+    [Theory]
+    [InlineData("eval")]
+    [InlineData("train-lm")]
+    public void HelpPrintsUsageAndExitsZero(string command)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        Assert.Equal(0, Cartan.Cli.Cli.Run([command, "--help"], o, e));
+        Assert.StartsWith($"usage: cartan {command}", o.ToString());
+        Assert.Equal("", e.ToString());
+    }
+}
