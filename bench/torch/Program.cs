@@ -52,7 +52,7 @@ Console.WriteLine($"* seed {Seed} for weights (HfModule.InitializeRandom), input
 Console.WriteLine();
 Console.WriteLine("FLOPs are counted analytically (see bench/README.md): a multiply-add is 2 FLOPs; training = forward + backward (2× forward: input and weight gradients) = 3× forward, except that the MLP's first layer needs no input gradient. Attention counts QKᵀ and AV over all T×T positions (the causal mask is applied, not skipped). Each model's FLOPs equal the sum over its matmul list below, checked at start-up.");
 Console.WriteLine();
-Console.WriteLine("**plain mix** = the same FLOPs spent in plain `torch.matmul` calls, one per matmul of the model (forward shapes; for training also the two backward shapes of each, [M×N]·[N×K] and [K×M]·[M×N], with contiguous operands), each timed alone in this run: Σ FLOPs / Σ median time. **ratio** = achieved / plain mix = the fraction of the model's step time its matmuls would need on their own.");
+Console.WriteLine("**plain mix** = the same FLOPs spent in plain `torch.matmul` calls, one per matmul of the model in the model's operand layouts (forward shapes; for training also autograd's two backward products of each, dA = dC·Bᵀ [M×N]·[N×K] and dB = Aᵀ·dC [K×M]·[M×N]; ᵗ marks an operand that is a transposed view, e.g. a weight W [out, in] used as Wᵀ), each timed alone in this run: Σ FLOPs / Σ median time. **ratio** = achieved / plain mix = the fraction of the model's step time its matmuls would need on their own.");
 Console.WriteLine();
 
 foreach (var w in workloads)
@@ -88,7 +88,7 @@ foreach (int threads in new[] { defaultThreads, 1 })
         return t;
     }
     // The four headline shapes of the LLaMA workload first, then everything else the mixes need.
-    var headline = new[] { new MatShape(1, M, 256, 256), new MatShape(1, M, 256, 512), new MatShape(1, M, 512, 256), new MatShape(1, M, 256, 4096) };
+    var headline = new[] { new MatShape(1, M, 256, 256, TransB: true), new MatShape(1, M, 256, 512, TransB: true), new MatShape(1, M, 512, 256, TransB: true), new MatShape(1, M, 256, 4096, TransB: true) };
     foreach (var s in headline) Plain(s);
     foreach (var w in workloads)
         foreach (var mm in w.Matmuls)
@@ -120,7 +120,7 @@ foreach (int threads in new[] { defaultThreads, 1 })
         Console.WriteLine($"| {w.Name} | {pass} | {med:F4} ({secs.Min():F4}–{secs.Max():F4}), n={secs.Length} | {w.ItemsPerIter / med:F0} {w.Unit}s/s | {flops / 1e9:F2} | {achieved:F1} | {mix:F1} | {achieved / mix:F2} |");
     }
     Console.WriteLine();
-    Console.WriteLine("Plain `torch.matmul` (float32, contiguous operands, `no_grad`); each sample repeats the call until it lasts ≥ 20 ms; median of 7 samples after 2 warm-up calls. First four rows: the LLaMA workload's headline shapes ([B·T, d]×[d, d], [B·T, d]×[d, ff], [B·T, ff]×[ff, d], LM head [B·T, d]×[d, V]).");
+    Console.WriteLine("Plain `torch.matmul` (float32, `no_grad`; ᵗ = operand passed as a transposed view of a contiguous tensor, as the model passes it); each sample repeats the call until it lasts ≥ 20 ms; median of 7 samples after 2 warm-up calls. First four rows: the LLaMA workload's headline shapes ([B·T, d]×[d, d], [B·T, d]×[d, ff], [B·T, ff]×[ff, d], LM head [B·T, d]×[d, V]).");
     Console.WriteLine();
     Console.WriteLine("| shape (batch × [M×K]·[K×N]) | GFLOP | median ms | GFLOP/s |");
     Console.WriteLine("|---|---|---|---|");
@@ -143,10 +143,10 @@ Workload Llama()
     int d = 256, H = 8, KV = 2, hd = d / H, ff = 512, V = 4096, L = 4;
     var mms = new List<Mm>
     {
-        new("q_proj", new(1, M, d, H * hd), L), new("k_proj, v_proj", new(1, M, d, KV * hd), 2 * L),
-        new("o_proj", new(1, M, H * hd, d), L), new("gate_proj, up_proj", new(1, M, d, ff), 2 * L),
-        new("down_proj", new(1, M, ff, d), L), new("lm_head (tied)", new(1, M, d, V), 1),
-        new("QKᵀ", new((long)B * H, T, hd, T), L), new("AV", new((long)B * H, T, T, hd), L),
+        new("q_proj", new(1, M, d, H * hd, TransB: true), L), new("k_proj, v_proj", new(1, M, d, KV * hd, TransB: true), 2 * L),
+        new("o_proj", new(1, M, H * hd, d, TransB: true), L), new("gate_proj, up_proj", new(1, M, d, ff, TransB: true), 2 * L),
+        new("down_proj", new(1, M, ff, d, TransB: true), L), new("lm_head (tied)", new(1, M, d, V, TransB: true), 1),
+        new("QKᵀ", new((long)B * H, T, hd, T, TransB: true), L), new("AV", new((long)B * H, T, T, hd), L),
     };
     // Per token: 2 × matmul parameters + 4·T·(H·hd) per layer for QKᵀ and AV.
     double matmulParams = L * ((double)d * H * hd + 2.0 * d * KV * hd + (double)H * hd * d + 3.0 * d * ff) + (double)d * V;
@@ -163,8 +163,8 @@ Workload Gpt2()
     {
         new("c_attn", new(1, M, d, 3 * d), L), new("attn.c_proj", new(1, M, d, d), L),
         new("c_fc", new(1, M, d, inner), L), new("mlp.c_proj", new(1, M, inner, d), L),
-        new("lm_head (tied wte)", new(1, M, d, V), 1),
-        new("QKᵀ", new((long)B * H, T, hd, T), L), new("AV", new((long)B * H, T, T, hd), L),
+        new("lm_head (tied wte)", new(1, M, d, V, TransB: true), 1),
+        new("QKᵀ", new((long)B * H, T, hd, T, TransB: true), L), new("AV", new((long)B * H, T, T, hd), L),
     };
     double matmulParams = L * (4.0 * d * d + 2.0 * d * inner) + (double)d * V;
     double fwd = M * (2 * matmulParams + L * 4.0 * T * d);
@@ -180,7 +180,7 @@ Workload Mlp()
     double perImage = 0;
     for (int i = 0; i + 1 < sizes.Length; i++)
     {
-        mms.Add(new($"layers.{i}", new(1, Images, sizes[i], sizes[i + 1]), 1, NeedsGradA: i > 0));
+        mms.Add(new($"layers.{i}", new(1, Images, sizes[i], sizes[i + 1], TransB: true), 1, NeedsGradA: i > 0));
         perImage += 2.0 * sizes[i] * sizes[i + 1];
     }
     double fwd = Images * perImage;
@@ -274,8 +274,18 @@ static double[] TimeMatmul(MatShape s)
 {
     using var _ = no_grad();
     using var g = new Generator((ulong)Seed + 10);
-    using var a = s.Batch > 1 ? randn([s.Batch, s.M, s.K], generator: g) : randn([s.M, s.K], generator: g);
-    using var b = s.Batch > 1 ? randn([s.Batch, s.K, s.N], generator: g) : randn([s.K, s.N], generator: g);
+    Tensor Operand(long rows, long cols, bool transposed)
+    {
+        long[] shape = transposed ? [cols, rows] : [rows, cols];
+        if (s.Batch > 1) shape = [s.Batch, .. shape];
+        var t = randn(shape, generator: g);
+        if (!transposed) return t;
+        var v = t.transpose(-1, -2);
+        t.Dispose();
+        return v;
+    }
+    using var a = Operand(s.M, s.K, s.TransA);
+    using var b = Operand(s.K, s.N, s.TransB);
     void Call() { using var c = matmul(a, b); }
     Call(); Call();
     var sw = Stopwatch.StartNew();
@@ -309,15 +319,17 @@ static string NiceValue()
 
 static void Progress(string line) => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}");
 
-/// <summary>batch × [M×K]·[K×N].</summary>
-readonly record struct MatShape(long Batch, long M, long K, long N)
+/// <summary>batch × [M×K]·[K×N]; <paramref name="TransA"/>: A is a transposed view of a contiguous [K, M] tensor;
+/// <paramref name="TransB"/>: B is a transposed view of a contiguous [N, K] tensor (a weight W [out, in] used as Wᵀ).</summary>
+readonly record struct MatShape(long Batch, long M, long K, long N, bool TransA = false, bool TransB = false)
 {
     public double Flops => 2.0 * Batch * M * K * N;
-    /// <summary>dA = dC·Bᵀ: [M×N]·[N×K].</summary>
-    public MatShape GradA => new(Batch, M, N, K);
-    /// <summary>dB = Aᵀ·dC: [K×M]·[M×N].</summary>
-    public MatShape GradB => new(Batch, K, M, N);
-    public override string ToString() => Batch > 1 ? $"{Batch} × [{M}×{K}]·[{K}×{N}]" : $"[{M}×{K}]·[{K}×{N}]";
+    /// <summary>Autograd's dA = dC·Bᵀ: [M×N]·[N×K], dC contiguous; Bᵀ is contiguous exactly when B was a transposed view.</summary>
+    public MatShape GradA => new(Batch, M, N, K, TransA: false, TransB: !TransB);
+    /// <summary>Autograd's dB = Aᵀ·dC: [K×M]·[M×N], Aᵀ a transposed view of the contiguous forward input.</summary>
+    public MatShape GradB => new(Batch, K, M, N, TransA: !TransA, TransB: false);
+    public override string ToString() =>
+        (Batch > 1 ? $"{Batch} × " : "") + $"[{M}×{K}]{(TransA ? "ᵗ" : "")}·[{K}×{N}]{(TransB ? "ᵗ" : "")}";
 }
 
 /// <summary>One matmul of a model's forward, <paramref name="Count"/> times per iteration.</summary>
