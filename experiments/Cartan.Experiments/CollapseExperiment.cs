@@ -20,7 +20,7 @@ public static class CollapseExperiment
     {
         string outDir = o.Get("out", "experiments/collapse/results");
         string data = o.Get("data", FashionMnist.DefaultDirectory);
-        int perClass = o.GetInt("per-class", 100), epochs = o.GetInt("epochs", 150), every = o.GetInt("every", 10), seed = o.GetInt("seed", 1);
+        int perClass = o.GetInt("per-class", 100), batch = o.GetInt("batch", 100), epochs = o.GetInt("epochs", 150), every = o.GetInt("every", 10), seed = o.GetInt("seed", 1);
         double lr = o.GetDouble("lr", 0.05), wd = o.GetDouble("wd", 5e-4);
         torch.set_num_threads(o.GetInt("threads", 1));
         Directory.CreateDirectory(outDir);
@@ -53,7 +53,7 @@ public static class CollapseExperiment
         {
             double rate = e <= epochs / 2 ? lr : e <= 3 * epochs / 4 ? lr / 10 : lr / 100;
             foreach (var g in opt.ParamGroups) g.LearningRate = rate;
-            double loss = Train.Epoch(net, opt, img, lab, n, 100, rng);
+            double loss = Train.Epoch(net, opt, img, lab, n, batch, rng);
             if (!saveAt.Contains(e)) continue;
             var tr = Calibration.FromLogits(Train.Logits(net, img, n), n, 10, lab);
             var te = Calibration.FromLogits(Train.Logits(net, teImg, nTest), nTest, 10, teLab);
@@ -67,7 +67,7 @@ public static class CollapseExperiment
         File.WriteAllText(Path.Combine(outDir, "train_log.json"), new JsonObject
         {
             ["samples"] = n, ["per_class"] = perClass, ["epochs"] = epochs, ["seed"] = seed, ["lr"] = lr, ["weight_decay"] = wd, ["test_samples"] = nTest,
-            ["optimizer"] = "SGD momentum 0.9, batch 100, lr ÷10 at epochs/2 and 3·epochs/4", ["log"] = log,
+            ["optimizer"] = $"SGD momentum 0.9, batch {batch}, lr ÷10 at epochs/2 and 3·epochs/4", ["log"] = log,
         }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"training done in {sw.Elapsed.TotalMinutes:F1} min");
     }

@@ -92,7 +92,7 @@ public static class GchExperiment
         {
             ["train"] = nTrain, ["epochs"] = epochs, ["test_clean"] = nClean, ["test_corrupt"] = nCorrupt, ["threads"] = threads,
             ["seeds"] = new JsonArray(seeds.Select(s => (JsonNode)s).ToArray()), ["main_strength"] = MainStrength,
-            ["gate_variance"] = gateVar, ["matched_drop"] = drop, ["optimizer"] = $"Adam lr {lr}, batch {batch}", ["train_subset_seed"] = 12345,
+            ["gate_variance"] = gateVar, ["matched_drop"] = drop, ["optimizer"] = $"Adam lr {lr} (last epoch lr/10), batch {batch}", ["train_subset_seed"] = 12345,
         }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 
         string runsPath = Path.Combine(outDir, "runs.jsonl");
@@ -112,7 +112,12 @@ public static class GchExperiment
                 var opt = optim.Adam(net.parameters(), lr: lr);
                 var rng = new Random(seed);
                 double loss = 0;
-                for (int e = 0; e < epochs; e++) loss = Train.Epoch(net, opt, trImg, trLab, nTrain, batch, rng);
+                for (int e = 0; e < epochs; e++)
+                {
+                    // the last epoch at lr/10 (settles the weights and the BatchNorm statistics before evaluation)
+                    if (e == epochs - 1 && epochs > 1) foreach (var g in opt.ParamGroups) g.LearningRate = lr / 10;
+                    loss = Train.Epoch(net, opt, trImg, trLab, nTrain, batch, rng);
+                }
                 double trainSec = t0.Elapsed.TotalSeconds;
                 var rec = new JsonObject
                 {

@@ -11,7 +11,7 @@ dotnet build src/Cartan.Cli -c Release -v q -nologo
 out=experiments/collapse/results
 start=$(date +%s)
 nice -n 15 dotnet experiments/Cartan.Experiments/bin/Release/net10.0/Cartan.Experiments.dll collapse \
-  --out "$out" --per-class 50 --epochs 100 --every 10 --seed 1 --lr 0.05 --wd 5e-4 --threads 1 "$@"
+  --out "$out" --per-class 50 --epochs 150 --every 10 --batch 25 --seed 1 --lr 0.05 --wd 5e-4 --threads 1 "$@"
 for f in "$out"/features_e*.npy; do
   tag=${f##*features_e}; tag=${tag%.npy}
   nice -n 15 dotnet src/Cartan.Cli/bin/Release/net10.0/Cartan.Cli.dll collapse "$f" "$out/labels.npy" \
