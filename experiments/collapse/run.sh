@@ -8,10 +8,10 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
 fi
 dotnet build experiments/Cartan.Experiments -c Release -v q -nologo
 dotnet build src/Cartan.Cli -c Release -v q -nologo
-out=experiments/collapse/results
+out=${OUT:-experiments/collapse/results}
 start=$(date +%s)
 nice -n 15 dotnet experiments/Cartan.Experiments/bin/Release/net10.0/Cartan.Experiments.dll collapse \
-  --out "$out" --per-class 50 --epochs 150 --every 10 --batch 25 --seed 1 --lr 0.05 --wd 5e-4 --threads 1 "$@"
+  --out "$out" --per-class 50 --epochs 400 --every 25 --batch 25 --seed 1 --lr 0.05 --wd 5e-4 --threads 1 "$@"
 for f in "$out"/features_e*.npy; do
   tag=${f##*features_e}; tag=${tag%.npy}
   nice -n 15 dotnet src/Cartan.Cli/bin/Release/net10.0/Cartan.Cli.dll collapse "$f" "$out/labels.npy" \
