@@ -11,5 +11,5 @@ dotnet build experiments/Cartan.Experiments -c Release -v q -nologo
 start=$(date +%s)
 nice -n 15 dotnet experiments/Cartan.Experiments/bin/Release/net10.0/Cartan.Experiments.dll gch \
   --out experiments/gch/results --train 10000 --epochs 4 --batch 32 --lr 0.002 \
-  --test-clean 2000 --test-corrupt 200 --seeds 1,2,3 --threads 1 "$@"
+  --test-clean 2000 --test-corrupt 200 --seeds 1,2,3,4,5 --threads 1 "$@"
 echo "wall time: $(( $(date +%s) - start )) s" | tee experiments/gch/results/time.txt
