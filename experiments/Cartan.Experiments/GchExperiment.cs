@@ -270,7 +270,7 @@ public static class GchExperiment
         double Ece(ReliabilityBin[] bins) { int n = bins.Sum(b => b.Count); return bins.Sum(b => (double)b.Count / n * Math.Abs(b.Accuracy - b.Confidence)); }
         foreach (var (name, sel) in new (string, Func<RunRec, ReliabilityBin[]>)[] { ("clean", r => r.CleanBins), ("corrupted", r => r.PooledBins) })
         {
-            var panels = new[] { "none", "dropout-late", "dropblock-late", "additive-late", "gch-late" }.Where(configs.Contains)
+            var panels = new[] { "none", "dropout-late", "dropblock-late", "additive-late", "gch-early", "gch-late" }.Where(configs.Contains)
                 .Select(c => { var b = Pool(runs.Where(r => r.Config == c).Select(sel)); return (c, b, Ece(b)); }).ToList();
             File.WriteAllText(Path.Combine(outDir, $"reliability-{name}.svg"), Output.ReliabilitySvg(panels));
         }
