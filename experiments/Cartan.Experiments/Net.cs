@@ -98,27 +98,16 @@ public static class Train
     }
 
     /// <summary>Eval-mode logits [N, 10] (row-major floats).</summary>
-    public static float[] Logits(SmallCnn net, ReadOnlySpan<float> images, int count)
-    {
-        net.eval();
-        var outp = new float[count * 10];
-        const int B = 500;
-        using var _ = no_grad();
-        for (int s = 0; s < count; s += B)
-        {
-            int b = Math.Min(B, count - s);
-            using var scope = NewDisposeScope();
-            var x = tensor(images.Slice(s * 784, b * 784).ToArray(), [b, 1, 28, 28]);
-            net.forward(x).data<float>().CopyTo(outp.AsSpan(s * 10, b * 10));
-        }
-        return outp;
-    }
+    public static float[] Logits(SmallCnn net, ReadOnlySpan<float> images, int count) => Batched(net, images, count, 10, net.forward);
 
     /// <summary>Eval-mode penultimate features [N, 64].</summary>
-    public static float[] Features(SmallCnn net, ReadOnlySpan<float> images, int count)
+    public static float[] Features(SmallCnn net, ReadOnlySpan<float> images, int count) => Batched(net, images, count, 64, net.Features);
+
+    /// <summary>Runs <paramref name="head"/> in eval mode over batches of 500 images and gathers its [N, width] output.</summary>
+    private static float[] Batched(SmallCnn net, ReadOnlySpan<float> images, int count, int width, Func<Tensor, Tensor> head)
     {
         net.eval();
-        var outp = new float[count * 64];
+        var outp = new float[count * width];
         const int B = 500;
         using var _ = no_grad();
         for (int s = 0; s < count; s += B)
@@ -126,7 +115,7 @@ public static class Train
             int b = Math.Min(B, count - s);
             using var scope = NewDisposeScope();
             var x = tensor(images.Slice(s * 784, b * 784).ToArray(), [b, 1, 28, 28]);
-            net.Features(x).data<float>().CopyTo(outp.AsSpan(s * 64, b * 64));
+            head(x).data<float>().CopyTo(outp.AsSpan(s * width, b * width));
         }
         return outp;
     }

@@ -47,19 +47,24 @@ public static class HtmlReport
         _ => Num(v) is double d ? d.ToString("G6", CultureInfo.InvariantCulture) : v.ToString() ?? "",
     };
 
+    /// <summary>A row of numbered figures with captions (shared by the analysis and the track pages).</summary>
+    internal static void AppendFigures(StringBuilder sb, IEnumerable<Figure> figures)
+    {
+        sb.Append("<div class=\"figs\">");
+        foreach (var f in figures)
+            sb.Append("<figure id=\"fig-").Append(f.Number).Append("\" data-fig=\"").Append(f.Number).Append("\" data-id=\"").Append(E(f.Id)).Append("\">")
+              .Append(f.Svg).Append("<figcaption><b>Figure ").Append(f.Number).Append(".</b> ").Append(E(f.Title)).Append(". ").Append(E(f.Caption))
+              .Append(" <span class=\"file\">[").Append(E(f.FileName)).Append("]</span></figcaption></figure>");
+        sb.Append("</div>");
+    }
+
     public static string ToHtml(AnalysisResult a, IReadOnlyList<Figure> figures)
     {
         var bySection = figures.GroupBy(f => f.Section).ToDictionary(g => g.Key, g => g.ToList());
         var sb = new StringBuilder();
         void Figs(string section)
         {
-            if (!bySection.TryGetValue(section, out var fs)) return;
-            sb.Append("<div class=\"figs\">");
-            foreach (var f in fs)
-                sb.Append("<figure id=\"fig-").Append(f.Number).Append("\" data-fig=\"").Append(f.Number).Append("\" data-id=\"").Append(E(f.Id)).Append("\">")
-                  .Append(f.Svg).Append("<figcaption><b>Figure ").Append(f.Number).Append(".</b> ").Append(E(f.Title)).Append(". ").Append(E(f.Caption))
-                  .Append(" <span class=\"file\">[").Append(E(f.FileName)).Append("]</span></figcaption></figure>");
-            sb.Append("</div>");
+            if (bySection.TryGetValue(section, out var fs)) AppendFigures(sb, fs);
         }
 
         sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">")

@@ -190,13 +190,7 @@ public static class TrackReport
         var bySection = figures.GroupBy(f => f.Section).ToDictionary(g => g.Key, g => g.ToList());
         void Figs(string section)
         {
-            if (!bySection.TryGetValue(section, out var fs)) return;
-            sb.Append("<div class=\"figs\">");
-            foreach (var f in fs)
-                sb.Append("<figure id=\"fig-").Append(f.Number).Append("\" data-fig=\"").Append(f.Number).Append("\" data-id=\"").Append(E(f.Id)).Append("\">")
-                  .Append(f.Svg).Append("<figcaption><b>Figure ").Append(f.Number).Append(".</b> ").Append(E(f.Title)).Append(". ").Append(E(f.Caption))
-                  .Append(" <span class=\"file\">[").Append(E(f.FileName)).Append("]</span></figcaption></figure>");
-            sb.Append("</div>");
+            if (bySection.TryGetValue(section, out var fs)) HtmlReport.AppendFigures(sb, fs);
         }
         var ci = CultureInfo.InvariantCulture;
         sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">")
