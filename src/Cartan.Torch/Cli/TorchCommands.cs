@@ -21,6 +21,7 @@ public static class TorchCommands
         {
             // Each command lives in its own file under Cli/ and adds one line here.
             ["torch-info"] = TorchInfo,
+            ["prune"] = PruneCommand.Run,
         };
 
     /// <summary>Runs one command; never throws (errors become one line on stderr and an exit code).</summary>
@@ -41,6 +42,11 @@ public static class TorchCommands
             return handler(argv, stdout, stderr);
         }
         catch (TorchUsageException e)
+        {
+            stderr.WriteLine($"cartan: {OneLine(e.Message)} (see cartan --help)");
+            return Usage;
+        }
+        catch (Cartan.Engine.UsageException e) // shared option parsers of the library (e.g. PruneArguments)
         {
             stderr.WriteLine($"cartan: {OneLine(e.Message)} (see cartan --help)");
             return Usage;
