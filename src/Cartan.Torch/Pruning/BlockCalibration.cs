@@ -122,8 +122,8 @@ public static class BlockCalibration
             if (x.shape[^1] != features) throw new ArgumentException($"input has {x.shape[^1]} features, {features} expected");
             var f = x.reshape(-1, features).to(ScalarType.Float64);
             _n += f.shape[0];
-            _sum.add_(f.sum(0));
-            _sumSq.add_(f.mul(f).sum(0));
+            _sum.add_(f.sum([0L]));  // not sum(0): the literal 0 binds to the ScalarType overload
+            _sumSq.add_(f.mul(f).sum([0L]));
             if (_h is not null) _h.add_(matmul(f.t(), f));
         }
 
