@@ -23,7 +23,7 @@ if (args.Length == 0) { Console.Error.WriteLine("usage: PruningDriver run|summar
 var a = Args.Parse(args[1..], new Dictionary<string, int>
 {
     ["--model"] = 1, ["--calib"] = 1, ["--test"] = 1, ["--out"] = 1, ["--seeds"] = 1, ["--calib-samples"] = 1, ["--seqlen"] = 1,
-    ["--eval-tokens"] = 1, ["--threads"] = 1, ["--random"] = 0, ["--only"] = 1,
+    ["--eval-tokens"] = 1, ["--threads"] = 1, ["--random"] = 0, ["--random-config"] = 1, ["--only"] = 1,
 });
 string outDir = a.Get("--out") ?? throw new UsageException("--out DIR");
 Directory.CreateDirectory(outDir);
@@ -41,7 +41,7 @@ int[] calibTokens, testTokens;
 if (a.Has("--random"))
 {
     modelDir = Path.Combine(outDir, "random-model");
-    (calibTokens, testTokens) = Data.Random(modelDir);
+    (calibTokens, testTokens) = Data.Random(modelDir, a.Get("--random-config") is string rc ? File.ReadAllText(rc) : null);
 }
 else
 {
@@ -139,9 +139,9 @@ static class Data
 
     /// <summary>A random small LLaMA (tied head, GQA) and token streams from a fixed random bigram chain, so that the
     /// pipeline runs end to end before the tiny LM exists. Perplexities of this model mean nothing.</summary>
-    public static (int[] Calib, int[] Test) Random(string dir)
+    public static (int[] Calib, int[] Test) Random(string dir, string? configJson)
     {
-        var cfg = HfConfig.Parse("""
+        var cfg = configJson is not null ? HfConfig.Parse(configJson) : HfConfig.Parse("""
             {"model_type":"llama","vocab_size":256,"hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,
              "num_attention_heads":4,"num_key_value_heads":2,"max_position_embeddings":64,"rms_norm_eps":1e-5,
              "hidden_act":"silu","tie_word_embeddings":true}
@@ -150,9 +150,10 @@ static class Data
         net.InitializeRandom(5);
         HfModels.Save(net, dir);
         var rng = new System.Random(9);
-        var next = Enumerable.Range(0, 256).Select(_ => Enumerable.Range(0, 4).Select(_ => rng.Next(256)).ToArray()).ToArray();
+        int v = cfg.Int("vocab_size");
+        var next = Enumerable.Range(0, v).Select(_ => Enumerable.Range(0, 4).Select(_ => rng.Next(v)).ToArray()).ToArray();
         int[] Stream(int n) { var s = new int[n]; for (int i = 1; i < n; i++) s[i] = next[s[i - 1]][rng.Next(4)]; return s; }
-        return (Stream(20000), Stream(8000));
+        return (Stream(80000), Stream(40000));
     }
 }
 
@@ -185,7 +186,7 @@ static class Eval
 static class Summary
 {
     private sealed record Row(string Group, string Method, string Ec, string Pattern, double Alpha, string Profile, int Seed,
-        double Ppl, double Sparsity, double LayerSeconds, double CalibSeconds, double Wall);
+        double Ppl, double Sparsity, double LayerSeconds, double PruneSeconds, double CalibSeconds, double Wall);
 
     private static (double Mean, double Std, int N) Stat(IEnumerable<double> v)
     {
@@ -209,7 +210,7 @@ static class Summary
         string tsv = Path.Combine(dir, "results.tsv");
         if (!File.Exists(tsv)) return;
         var rows = File.ReadLines(tsv).Skip(1).Select(l => l.Split('\t')).Where(f => f.Length >= 13).Select(f => new Row(f[0], f[1], f[2], f[3],
-            double.Parse(f[4]), f[5], int.Parse(f[6]), double.Parse(f[7]), double.Parse(f[8]), double.Parse(f[9]), double.Parse(f[11]), double.Parse(f[12]))).ToList();
+            double.Parse(f[4]), f[5], int.Parse(f[6]), double.Parse(f[7]), double.Parse(f[8]), double.Parse(f[9]), double.Parse(f[10]), double.Parse(f[11]), double.Parse(f[12]))).ToList();
         var sb = new StringBuilder();
         var dense = rows.FirstOrDefault(r => r.Group == "dense");
         if (dense is not null) sb.AppendLine($"Dense perplexity: **{dense.Ppl:F2}**\n");
@@ -264,8 +265,14 @@ static class Summary
             }
         var sgAll = grid.Where(r => r.Method == "sparsegpt" && r.Ec == "none").Select(r => r.LayerSeconds).ToList();
         if (sgAll.Count > 0) sb.AppendLine($"\nSparseGPT itself: {sgAll.Average() * 1000:F1} ms per layer on average.");
-        var calib = rows.Where(r => r.Group != "dense" && r.Method != "magnitude").Select(r => r.CalibSeconds).ToList();
-        if (calib.Count > 0) sb.AppendLine($"Block-sequential calibration forward: {calib.Average():F1} s per run on average; total wall time of all runs {rows.Sum(r => r.Wall) / 60:F1} min.");
+        sb.AppendLine("\nBlock-sequential calibration (forward passes and statistics; SparseGPT's XᵀX accumulation lands here, not in its per-layer time), seconds per run, and the whole run (calibration + pruning + evaluation):\n");
+        sb.AppendLine("| method | calibration s | pruning s (all layers) | wall s |\n|---|---:|---:|---:|");
+        foreach (var m in methods)
+        {
+            var g = grid.Where(r => r.Method == m).ToList();
+            if (g.Count > 0) sb.AppendLine($"| {m} | {g.Average(r => r.CalibSeconds):F1} | {g.Average(r => r.PruneSeconds):F2} | {g.Average(r => r.Wall):F1} |");
+        }
+        sb.AppendLine($"\nTotal wall time of all runs: {rows.Sum(r => r.Wall) / 60:F1} min.");
         File.WriteAllText(Path.Combine(dir, "table.md"), sb.ToString());
 
         // Figure 1: perplexity by pattern, one line per method and EC mode.
