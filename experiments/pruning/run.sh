@@ -26,5 +26,5 @@ done
 mkdir -p "$OUT"
 start=$(date -u +%s)
 nice -n 15 $DRIVER run --model "$MODEL" --calib "$DATA/calib.txt.gz" --test "$DATA/test.txt.gz" --out "$OUT" \
-  --seeds 0,1,2 --calib-samples 32 --seqlen 256 --eval-tokens 16384 --threads 2 "$@" 2>&1 | tee -a "$OUT/run.log"
+  --seeds 0,1,2 --calib-samples 16 --seqlen 256 --eval-tokens 8192 --threads 1 "$@" 2>&1 | tee -a "$OUT/run.log"
 echo "run.sh: finished in $(( $(date -u +%s) - start )) s" | tee -a "$OUT/run.log"

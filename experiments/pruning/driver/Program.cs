@@ -111,24 +111,29 @@ void RunOne(string group, string method, string ec, string pattern, double alpha
 string[] patterns = ["0.5", "4:8", "2:4"];
 string[] methods = ["magnitude", "wanda", "sparsegpt", "cvr"];
 string[] ecs = ["none", "col", "col+row"];
-double[] alphas = [0, 0.25, 0.5, 1, 2, 4];
-foreach (int seed in seeds)
-{
-    if (only is null or "grid")
-        foreach (var p in patterns)
-            foreach (var m in methods)
-                foreach (var ec in ecs)
-                {
-                    if (m == "magnitude" && seed != seeds[0]) continue; // no calibration: one run per cell
-                    RunOne("grid", m, ec, p, 1, "uniform", m == "magnitude" ? seeds[0] : seed);
-                }
-    if (only is null or "alpha")
-        foreach (var al in alphas) RunOne("alpha", "cvr", "none", "0.5", al, "uniform", seed);
-    if (only is null or "profile")
-        foreach (var s in new[] { "0.5", "0.7" })
-            foreach (var prof in new[] { "uniform", "owl", "spectral" })
-                RunOne("profile", "wanda", "none", s, 1, prof, seed);
-}
+double[] alphas = [0, 0.5, 1, 2, 4];
+// Order: everything at 50 % for every seed first (the grid's first column, the α sweep, the profiles), then 4:8 and
+// 2:4, so that a run stopped early still has complete cells with all seeds.
+foreach (var phase in new[] { new[] { "0.5" }, new[] { "4:8", "2:4" } })
+    foreach (int seed in seeds)
+    {
+        if (only is null or "grid")
+            foreach (var p in phase)
+                foreach (var m in methods)
+                    foreach (var ec in ecs)
+                    {
+                        if (m == "magnitude" && seed != seeds[0]) continue; // no calibration: one run per cell
+                        RunOne("grid", m, ec, p, 1, "uniform", seed);
+                    }
+        if (phase[0] != "0.5") continue;
+        // α = 1 and the uniform 50 % profile are cells of the grid: not run twice.
+        if (only is null or "alpha")
+            foreach (var al in alphas.Where(x => x != 1)) RunOne("alpha", "cvr", "none", "0.5", al, "uniform", seed);
+        if (only is null or "profile")
+            foreach (var s in new[] { "0.5", "0.7" })
+                foreach (var prof in new[] { "uniform", "owl", "spectral" })
+                    if (!(s == "0.5" && prof == "uniform")) RunOne("profile", "wanda", "none", s, 1, prof, seed);
+    }
 Summary.Write(outDir);
 return 0;
 
@@ -230,16 +235,16 @@ static class Summary
                 sb.AppendLine($"| {m} | {ec} | {string.Join(" | ", cells)} | {n} |");
             }
 
-        var alpha = rows.Where(r => r.Group == "alpha").ToList();
-        if (alpha.Count > 0)
+        var alpha = rows.Where(r => r.Group == "alpha" || (r.Group == "grid" && r.Method == "cvr" && r.Ec == "none" && r.Pattern == "0.5" && r.Alpha == 1)).ToList();
+        if (alpha.Any(r => r.Group == "alpha"))
         {
             sb.AppendLine("\nCVR α sweep (50 % unstructured, EC none):\n");
             sb.AppendLine("| α | perplexity |\n|---:|---:|");
             foreach (var g in alpha.GroupBy(r => r.Alpha).OrderBy(g => g.Key)) sb.AppendLine($"| {g.Key} | {Cell(g.Select(r => r.Ppl))} |");
         }
 
-        var prof = rows.Where(r => r.Group == "profile").ToList();
-        if (prof.Count > 0)
+        var prof = rows.Where(r => r.Group == "profile" || (r.Group == "grid" && r.Method == "wanda" && r.Ec == "none" && r.Pattern == "0.5")).ToList();
+        if (prof.Any(r => r.Group == "profile"))
         {
             sb.AppendLine("\nLayerwise profiles (Wanda, EC none):\n");
             sb.AppendLine("| sparsity | uniform | OWL | spectral |\n|---|---:|---:|---:|");
@@ -297,7 +302,7 @@ static class Summary
                 Title = "Tiny LM: test perplexity after pruning (1 = 50 %, 2 = 4:8, 3 = 2:4)", XLabel = "pattern", YLabel = "perplexity", YLog = true,
                 Series = series, HLines = dense is null ? [] : [new RefLine(dense.Ppl, "dense")], Width = 620, Height = 380,
             }));
-        if (alpha.Count > 0)
+        if (alpha.Any(r => r.Group == "alpha"))
         {
             var g = alpha.GroupBy(r => r.Alpha).OrderBy(g => g.Key).ToList();
             var wanda = grid.Where(r => r.Method == "wanda" && r.Ec == "none" && r.Pattern == "0.5").Select(r => r.Ppl).ToList();
