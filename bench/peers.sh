@@ -27,8 +27,12 @@ out="bench/results/peers-$(date +%Y-%m-%d).md"
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), OPENBLAS_CORETYPE=$core for both."
   echo "WeightWatcher 0.7.5.5 analyze() (its own timer, \`analyze_s\`); cartan: whole process wall time (start-up, reading and writing included)."
   echo
-  echo "| model | WW layers | WW analyze s | WW peak MiB | cartan mode | cartan layers | cartan s | cartan peak MiB | speed-up |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "Two ratios: WW analyze() s ÷ cartan's whole process (start-up, mapping, analysis, writing the JSON) and ÷ cartan's own"
+  echo "analysis time (\\`seconds\\` in its JSON: reading the tensors and every computation; the counterpart of analyze())."
+  echo "α: max |cartan ww.alpha − WW alpha| over the layers both analysed (linear layers / all layers)."
+  echo
+  echo "| model | WW layers | WW analyze s | WW peak MiB | cartan mode | cartan layers | cartan process s | cartan analysis s | cartan peak MiB | speed-up (process) | speed-up (analysis) | max Δα linear / all |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 } > "$out"
 for m in ${models//,/ }; do
   f="$work/$m.safetensors"
@@ -36,18 +40,33 @@ for m in ${models//,/ }; do
   ww_s=$(grep -o 'analyze_s[=: ]*[0-9.]*' "bench/results/ww-$m.err" | grep -o '[0-9.]*$' | tail -1)
   ww_rss=$(grep -o 'peak_rss_mib[=: ]*[0-9.]*' "bench/results/ww-$m.err" | grep -o '[0-9.]*$' | tail -1)
   ww_n=$(($(wc -l < "bench/results/ww-$m.csv") - 1))
-  for mode in "spectra:--spectra-only --conv-view tap" "full:"; do
+  for mode in "ww:--metrics ww --conv-view tap" "spectra:--spectra-only --conv-view tap" "full:"; do
     name=${mode%%:*}; flags=${mode#*:}
     start=$(date +%s.%N)
     CARTAN_REPORT_RSS=1 $cli analyze "$f" $flags --quiet --json "bench/results/cartan-$m-$name.json" > "bench/results/cartan-$m-$name.out" 2> "bench/results/cartan-$m-$name.err"
     end=$(date +%s.%N)
     s=$(echo "$end - $start" | bc -l)
     rss=$(grep -o 'peak_rss_mib: [0-9.]*' "bench/results/cartan-$m-$name.err" | grep -o '[0-9.]*$')
-    n=$(/usr/bin/python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['layers']))" "bench/results/cartan-$m-$name.json")
-    ratio=$(echo "$ww_s / $s" | bc -l)
-    printf '| %s | %s | %.2f | %s | %s | %s | %.2f | %s | %.1f× |\n' "$m" "$ww_n" "$ww_s" "$ww_rss" "$name" "$n" "$s" "$rss" "$ratio" >> "$out"
+    read -r n secs dalpha < <(/usr/bin/python3 - "bench/results/cartan-$m-$name.json" "bench/results/ww-$m.csv" <<'PY'
+import csv, json, sys
+d = json.load(open(sys.argv[1]))
+ww = {r["tensor_name"]: r for r in csv.DictReader(open(sys.argv[2]))}
+lin, every = 0.0, 0.0
+for l in d["layers"]:
+    r = ww.get(l["name"])
+    a = (l.get("ww") or {}).get("alpha")
+    if r is None or a is None or float(r["alpha"]) < 0: continue
+    diff = abs(a - float(r["alpha"]))
+    every = max(every, diff)
+    if len(l["shape"]) == 2: lin = max(lin, diff)
+print(len(d["layers"]), d["seconds"], f"{lin:.1e}/{every:.1e}")
+PY
+)
+    ratio=$(echo "$ww_s / $s" | bc -l); ratio2=$(echo "$ww_s / $secs" | bc -l)
+    printf '| %s | %s | %.2f | %s | %s | %s | %.2f | %.2f | %s | %.1f× | %.1f× | %s |\n' "$m" "$ww_n" "$ww_s" "$ww_rss" "$name" "$n" "$s" "$secs" "$rss" "$ratio" "$ratio2" "$dalpha" >> "$out"
   done
 done
 echo >> "$out"
-echo "spectra = \`--spectra-only --conv-view tap\` (WeightWatcher's per-layer metrics, its pooled per-tap conv ESD); full = every analysis (spectra, interfaces with transport, flag and PAM certificates, heads, chains)." >> "$out"
+echo "ww = \`--metrics ww --conv-view tap\` (WeightWatcher's per-layer metric set, its pooled per-tap conv ESD); spectra = \`--spectra-only --conv-view tap\` (every per-layer metric: charts, effective ranks, tails, fit comparisons, WW block); full = every analysis (spectra, interfaces with transport, flag and PAM certificates, heads, chains)." >> "$out"
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine slows both sides)." >> "$out"
 cat "$out"

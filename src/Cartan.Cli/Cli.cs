@@ -39,11 +39,15 @@ public static class Cli
         analyze options:
           --shard I/N             analyse only part I of N (0-based) of the plan; join the parts with cartan merge
           --spectra-only          per-layer spectra only (no interfaces, heads, chains)
+          --metrics all|ww        per-layer metrics: all (default) or only WeightWatcher's set (implies --spectra-only)
           --no-certificate        skip the PAM certificates (transport and flag diagnostics still run)
           --row-groups SPEC       PAM row groups: auto, heads, blocks:N, kmeans:N, singletons (default auto)
           --bootstrap N           seeded bootstrap interval of the WW tail alpha with N replicates
           --seed N                seed of every random step (default 0)
           --q Q                   energy quantile of the dominant windows (default 0.9)
+          --max-memory SIZE       memory budget of the jobs running at once (e.g. 1.5G, 800M); a job that alone
+                                  needs more runs by itself, with a note
+          --threads N             parallel jobs / BLAS threads (default: the number of cores)
 
         graph options:
           --pair A B              add an explicit interface (tensor/layer names; repeatable)
@@ -216,15 +220,21 @@ public static class Cli
         }
         foreach (var p in new[] { json, csv, html }) if (p is not null) GuardOutput(p, model);
 
-        var options = BuildOptions(a, gopts, threads);
+        var options = BuildOptions(a, gopts, threads, stderr);
         using var progress = ProgressDisplay.Create(stderr, quiet: a.Has("--quiet"), label: "analyze");
         var result = Analyzer.Run(model, graph, options, progress);
         progress.Finish();
         return Finish(result, model, json, csv, html, outDir is null ? null : Path.Combine(outDir, "figures"), a.Has("--quiet"), sw, stdout);
     }
 
-    private static AnalyzeOptions BuildOptions(Args a, GraphOptions gopts, int threads)
+    private static AnalyzeOptions BuildOptions(Args a, GraphOptions gopts, int threads, TextWriter stderr)
     {
+        long? maxMemory = null;
+        if (a.Get("--max-memory") is string mm)
+        {
+            try { maxMemory = JobScheduler.ParseSize(mm); }
+            catch (ArgumentException e) { throw new UsageException($"--max-memory: {e.Message}"); }
+        }
         (int, int)? shard = null;
         if (a.Get("--shard") is string sh)
         {
@@ -244,6 +254,14 @@ public static class Cli
             Graph = gopts, Parallelism = threads, Shard = shard, SpectraOnly = a.Has("--spectra-only"), NoCertificate = a.Has("--no-certificate"),
             RowGroups = rowGroups, BootstrapReplicates = a.GetInt("--bootstrap", 0) ?? 0, Seed = a.GetInt("--seed", 0) ?? 0,
             Transport = new Cartan.Transport.TransportOptions { Q = q },
+            MaxMemory = maxMemory,
+            Metrics = a.Get("--metrics") switch
+            {
+                null or "all" => LayerMetrics.All,
+                "ww" => LayerMetrics.Ww,
+                var v => throw new UsageException($"--metrics takes all or ww, got '{v}'"),
+            },
+            Notice = line => { lock (stderr) stderr.WriteLine($"cartan: note: {line}"); },
         };
     }
 
@@ -283,7 +301,7 @@ public static class Cli
             var (model, graph, gopts) = Load(sub);
             using var _m = model;
             using var progress = ProgressDisplay.Create(stderr, quiet: a.Has("--quiet"), label: $"analyze {Path.GetFileName(path)}");
-            results.Add(Analyzer.Run(model, graph, BuildOptions(sub, gopts, threads), progress));
+            results.Add(Analyzer.Run(model, graph, BuildOptions(sub, gopts, threads, stderr), progress));
             progress.Finish();
         }
         var cmpJson = JsonReport.ToJsonValue(Compare.Of(results[0], results[1]));
@@ -301,7 +319,7 @@ public static class Cli
 
     private static readonly Dictionary<string, int> AnalyzeArity = new(GraphArity)
     {
-        ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--threads"] = 1, ["--quiet"] = 0, ["--shard"] = 1,
+        ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--threads"] = 1, ["--quiet"] = 0, ["--shard"] = 1, ["--max-memory"] = 1, ["--metrics"] = 1,
         ["--compare"] = 2, ["--spectra-only"] = 0, ["--no-certificate"] = 0, ["--row-groups"] = 1, ["--bootstrap"] = 1, ["--seed"] = 1, ["--q"] = 1,
     };
 

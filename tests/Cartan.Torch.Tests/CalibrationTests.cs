@@ -292,6 +292,45 @@ public class CalibrationTests
     }
 
     [Fact]
+    public void Prune_calib_from_text_uses_the_model_tokenizer()
+    {
+        // A random LLaMA whose vocabulary is a byte-level BPE trained here on the text itself.
+        string dir = TempDir(), m = Path.Combine(dir, "model"), text = Path.Combine(dir, "calib.txt");
+        string sentence = "The pruned model keeps half of its weights, and the calibration text decides which half. ";
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat(sentence, 40)));
+        var bpe = Lm.BpeTrainer.Train([File.ReadAllText(text)], 300);
+        Directory.CreateDirectory(m);
+        Lm.BpeTrainer.Save(bpe, m);
+        var cfg = HfConfig.Parse($$"""
+            {"model_type":"llama","vocab_size":{{bpe.Tokens.Count}},"hidden_size":32,"intermediate_size":64,"num_hidden_layers":2,
+             "num_attention_heads":4,"num_key_value_heads":2,"max_position_embeddings":64,"hidden_act":"silu","tie_word_embeddings":true}
+            """);
+        using (var net = HfModels.Build(cfg)) { net.InitializeRandom(3); HfModels.Save(net, m); }
+        int tokens = Lm.LmTokenizer.Load(m).Encode(File.ReadAllText(text)).Length;
+        Assert.InRange(tokens, 64, 4000);
+
+        string outDir = Path.Combine(TempDir(), "pruned");
+        var (code, _, err) = Cli("prune", m, "--method", "cvr", "--sparsity", "0.5", "--ec", "col", "--calib", text, "--calib-samples", "4", "--seqlen", "32", "--out", outDir);
+        Assert.True(code == 0, err);
+        using var report = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "prune.json")));
+        Assert.StartsWith("4 × 32 tokens from calib.txt", report.RootElement.GetProperty("settings").GetProperty("calibration").GetString());
+        Assert.Equal(0.5, report.RootElement.GetProperty("sparsity_realised").GetDouble(), 12);
+
+        // A text without a tokenizer beside the model, and a text shorter than one sequence: exit 2, nothing written.
+        var (model2, _) = Setup("llama");
+        string parent = TempDir();
+        (code, _, err) = Cli("prune", model2, "--method", "wanda", "--sparsity", "0.5", "--calib", text, "--out", Path.Combine(parent, "p"));
+        Assert.True(code == 2, err);
+        Assert.Single(err.Trim().Split('\n'));
+        string shortText = Path.Combine(dir, "short.txt");
+        File.WriteAllText(shortText, "The pruned model.");
+        (code, _, err) = Cli("prune", m, "--method", "wanda", "--sparsity", "0.5", "--calib", shortText, "--seqlen", "32", "--out", Path.Combine(parent, "p"));
+        Assert.True(code == 2, err);
+        Assert.Contains("fewer than one calibration sequence", err);
+        Assert.Empty(Directory.GetFileSystemEntries(parent));
+    }
+
+    [Fact]
     public void Bad_calibrated_requests_exit_2_with_one_line_and_write_nothing()
     {
         var (m, ids) = Setup("llama");

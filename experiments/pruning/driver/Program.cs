@@ -140,7 +140,7 @@ return 0;
 static class Data
 {
     public static int[] Tokenize(string modelDir, string path) =>
-        throw new UsageException($"tokenising {path} needs the tiny-LM tokenizer (Cartan.Torch.Lm), not in this build yet; use --random");
+        Cartan.Torch.Lm.LmTokenizer.Load(modelDir).Encode(Cartan.Torch.Lm.LmCorpus.ReadText(path));
 
     /// <summary>A random small LLaMA (tied head, GQA) and token streams from a fixed random bigram chain, so that the
     /// pipeline runs end to end before the tiny LM exists. Perplexities of this model mean nothing.</summary>
@@ -164,28 +164,9 @@ static class Data
 
 static class Eval
 {
-    /// <summary>exp(mean next-token cross-entropy) over non-overlapping windows of <paramref name="window"/> tokens
-    /// (each window predicts its tokens 2..window from the ones before; a trailing partial window is dropped).</summary>
-    public static double Perplexity(HfModule net, int[] ids, int window, int batch = 8)
-    {
-        using var _ = no_grad();
-        int windows = ids.Length / window;
-        if (windows == 0) throw new ArgumentException("fewer evaluation tokens than one window");
-        double nll = 0;
-        long count = 0;
-        for (int w = 0; w < windows; w += batch)
-        {
-            int b = Math.Min(batch, windows - w);
-            using var scope = NewDisposeScope();
-            var x = tensor(ids.AsSpan(w * window, b * window).ToArray().Select(i => (long)i).ToArray(), [b, window], dtype: ScalarType.Int64);
-            var logits = net.forward(x);
-            var pred = logits.narrow(1, 0, window - 1).reshape(-1, logits.shape[^1]);
-            var tgt = x.narrow(1, 1, window - 1).reshape(-1);
-            nll += nn.functional.cross_entropy(pred, tgt, reduction: nn.Reduction.Sum).to(ScalarType.Float64).item<double>();
-            count += (long)b * (window - 1);
-        }
-        return Math.Exp(nll / count);
-    }
+    /// <summary>The tiny LM's perplexity (Cartan.Torch.Lm.Perplexity: non-overlapping windows, every token after a
+    /// window's first predicted), the same number `cartan eval` prints.</summary>
+    public static double Perplexity(HfModule net, int[] ids, int window) => Cartan.Torch.Lm.Perplexity.Evaluate(net, ids, window).Ppl;
 }
 
 static class Summary

@@ -79,6 +79,16 @@ public static class PruneCommand
         return TextTokens(path, modelDir, vocab);
     }
 
-    private static int[] TextTokens(string path, string modelDir, int vocab) =>
-        throw new UsageException($"{path}: calibration from text needs the model's tokenizer, which this build lacks; pass token ids as .npy");
+    /// <summary>Text (UTF-8, or gzip when the name ends in .gz) through the tokenizer in the model folder
+    /// (<see cref="Lm.LmTokenizer"/>: vocab.json + merges.txt); ids outside the model's vocabulary are refused.</summary>
+    private static int[] TextTokens(string path, string modelDir, int vocab)
+    {
+        string folder = Directory.Exists(modelDir) ? modelDir : Path.GetDirectoryName(Path.GetFullPath(modelDir))!;
+        if (!File.Exists(Path.Combine(folder, Lm.LmTokenizer.VocabFile)))
+            throw new UsageException($"{modelDir} has no {Lm.LmTokenizer.VocabFile}/{Lm.LmTokenizer.MergesFile} tokenizer for the text {path}; pass token ids as .npy");
+        var ids = Lm.LmTokenizer.Load(folder).Encode(Lm.LmCorpus.ReadText(path));
+        foreach (var id in ids)
+            if (id < 0 || id >= vocab) throw new CartanFormatException(path, $"the tokenizer gave id {id}, outside the model's vocabulary of {vocab}");
+        return ids;
+    }
 }

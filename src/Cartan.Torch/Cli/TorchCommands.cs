@@ -21,6 +21,8 @@ public static class TorchCommands
         {
             // Each command lives in its own file under Cli/ and adds one line here.
             ["torch-info"] = TorchInfo,
+            ["train-lm"] = TrainLmCommand.Run,
+            ["eval"] = EvalCommand.Run,
             ["prune"] = PruneCommand.Run,
         };
 

@@ -36,11 +36,29 @@ public sealed record AnalyzeOptions
     public int Seed { get; init; } = 0;
     /// <summary>Only per-layer spectra (no interfaces, heads or chains).</summary>
     public bool SpectraOnly { get; init; }
+    /// <summary>Per-layer metrics: all of them, or only WeightWatcher's set (the <c>ww</c> block, σ, norms) for a
+    /// like-for-like comparison with WeightWatcher's <c>analyze()</c>; <see cref="LayerMetrics.Ww"/> implies
+    /// <see cref="SpectraOnly"/>.</summary>
+    public LayerMetrics Metrics { get; init; } = LayerMetrics.All;
     /// <summary>Parallel jobs (default: the number of cores).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
     /// <summary>Run only shard Index of Count (0-based): layers, interfaces and head blocks whose plan position ≡ Index (mod Count).
     /// Chains are left to <c>cartan merge</c>, which has every layer.</summary>
     public (int Index, int Count)? Shard { get; init; }
+    /// <summary>Memory budget in bytes for the jobs running at one time (null: none). Jobs are held back until the
+    /// running ones plus the next fit; a job that alone needs more runs by itself and is reported through <see cref="Notice"/>.</summary>
+    public long? MaxMemory { get; init; }
+    /// <summary>Receives one-line notices during the run (e.g. a job larger than <see cref="MaxMemory"/>).</summary>
+    public Action<string>? Notice { get; init; }
+}
+
+/// <summary>Which per-layer metrics a run computes.</summary>
+public enum LayerMetrics
+{
+    /// <summary>Everything: power-law charts, effective ranks, tails, regimes, WW metrics, fit comparisons.</summary>
+    All,
+    /// <summary>WeightWatcher's per-layer metrics only (its default <c>analyze()</c> set): the <c>ww</c> block, σ and norms.</summary>
+    Ww,
 }
 
 /// <summary>Progress of a run: completed, total, and the item just finished.</summary>
@@ -62,6 +80,7 @@ public static class Analyzer
         bool Mine(int index) => options.Shard is not (int si, int sn) || index % sn == si;
         var blocks = HeadBlocks(graph);
         var myLayers = Enumerable.Range(0, graph.Layers.Count).Where(Mine).ToList();
+        if (options.Metrics == LayerMetrics.Ww) options = options with { SpectraOnly = true };
         var myInterfaces = options.SpectraOnly ? [] : Enumerable.Range(0, graph.Interfaces.Count).Where(Mine).ToList();
         var myBlocks = options.SpectraOnly ? [] : Enumerable.Range(0, blocks.Count).Where(Mine).ToList();
         // A shard also needs the spectra of the ends of its interfaces (computed, not reported).
@@ -75,7 +94,8 @@ public static class Analyzer
         void Phase(string name) { if (timing is not null) { Console.Error.WriteLine($"timing: {name} {timing.Elapsed.TotalSeconds:F2} s"); timing.Restart(); } }
         var layers = new LayerRecord[graph.Layers.Count];
         var states = new ConcurrentDictionary<string, LayerState>();
-        Schedule(needed.Count, j => { var l = graph.Layers[needed[j]]; return (double)l.Rows * l.Cols * Math.Min(l.Rows, l.Cols); }, options, j =>
+        Schedule(needed.Count, j => { var l = graph.Layers[needed[j]]; return (double)l.Rows * l.Cols * Math.Min(l.Rows, l.Cols); },
+            j => LayerBytes(graph.Layers[needed[j]]), j => graph.Layers[needed[j]].Name, options, j =>
         {
             var spec = graph.Layers[needed[j]];
             layers[needed[j]] = AnalyzeLayer(spec, options, states);
@@ -92,7 +112,8 @@ public static class Analyzer
             {
                 var (x, y) = (graph.Layer(graph.Interfaces[myInterfaces[j]].From)!, graph.Layer(graph.Interfaces[myInterfaces[j]].To)!);
                 return (double)x.Rows * x.Cols * y.Rows;
-            }, options, j =>
+            }, j => InterfaceBytes(graph, graph.Interfaces[myInterfaces[j]], options),
+            j => $"{graph.Interfaces[myInterfaces[j]].From} → {graph.Interfaces[myInterfaces[j]].To}", options, j =>
             {
                 var f = graph.Interfaces[myInterfaces[j]];
                 interfaces[j] = AnalyzeInterface(graph, f, states, options);
@@ -100,7 +121,8 @@ public static class Analyzer
             });
             Phase("interfaces");
             var perBlock = new List<IReadOnlyDictionary<string, object?>>[myBlocks.Count];
-            Schedule(myBlocks.Count, j => (double)blocks[myBlocks[j]].D * blocks[myBlocks[j]].D * blocks[myBlocks[j]].D, options, j =>
+            Schedule(myBlocks.Count, j => (double)blocks[myBlocks[j]].D * blocks[myBlocks[j]].D * blocks[myBlocks[j]].D,
+                j => HeadBytes(blocks[myBlocks[j]].D), j => $"heads of block {blocks[myBlocks[j]].Block}", options, j =>
             {
                 var b = blocks[myBlocks[j]];
                 perBlock[j] = AnalyzeHeads(b, options);
@@ -109,7 +131,8 @@ public static class Analyzer
             // Cross-layer composition: OV writes of block b against QK reads of block b+1 (one job per adjacent pair).
             var pairs = Enumerable.Range(0, myBlocks.Count).Select(j => myBlocks[j]).Where(i => i + 1 < blocks.Count).ToList();
             var cross = new IReadOnlyDictionary<string, object?>?[pairs.Count];
-            Schedule(pairs.Count, j => (double)blocks[pairs[j]].D * blocks[pairs[j]].D * blocks[pairs[j]].D, options, j =>
+            Schedule(pairs.Count, j => (double)blocks[pairs[j]].D * blocks[pairs[j]].D * blocks[pairs[j]].D,
+                j => HeadBytes(blocks[pairs[j]].D), j => $"head composition of blocks {blocks[pairs[j]].Block}/{blocks[pairs[j]].Block + 1}", options, j =>
                 cross[j] = CrossHeads(blocks[pairs[j]], blocks[pairs[j] + 1], options));
             // Each block's records, then its composition with the next block (the order a merge of shards restores).
             for (int j = 0; j < pairs.Count; j++)
@@ -146,26 +169,52 @@ public static class Analyzer
 
     /// <summary>
     /// Runs jobs so that BLAS threads and job parallelism do not oversubscribe the cores: large jobs one at a time
-    /// with all threads inside each LAPACK call, small jobs in parallel with one BLAS thread each. Results do not
-    /// depend on the schedule: each job is a pure function of its inputs.
+    /// with all threads inside each LAPACK call, small jobs in parallel with one BLAS thread each, and, with a memory
+    /// budget, only as many at once as fit in it (<see cref="JobScheduler"/>). Results do not depend on the schedule:
+    /// each job is a pure function of its inputs.
     /// </summary>
-    private static void Schedule(int count, Func<int, double> work, AnalyzeOptions o, Action<int> run)
+    private static void Schedule(int count, Func<int, double> work, Func<int, long> bytes, Func<int, string> name, AnalyzeOptions o, Action<int> run)
     {
         int saved = Linalg.Lapack.Threads;
         try
         {
             var large = Enumerable.Range(0, count).Where(i => work(i) >= LargeJob).ToList();
             var small = Enumerable.Range(0, count).Where(i => work(i) < LargeJob).ToList();
+            void Over(int i, long need) => o.Notice?.Invoke(
+                $"{name(i)} needs about {need / (1024 * 1024)} MiB, more than --max-memory {o.MaxMemory / (1024 * 1024)} MiB: it runs alone");
             Linalg.Lapack.Threads = Math.Max(1, o.Parallelism);
-            foreach (var i in large) run(i);
+            JobScheduler.Run(large.Count, 1, j => bytes(large[j]), o.MaxMemory, j => run(large[j]), (j, need) => Over(large[j], need));
             Linalg.Lapack.Threads = 1;
-            Parallel.ForEach(small, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, o.Parallelism) }, run);
+            JobScheduler.Run(small.Count, o.Parallelism, j => bytes(small[j]), o.MaxMemory, j => run(small[j]), (j, need) => Over(small[j], need));
         }
         finally
         {
             Linalg.Lapack.Threads = saved;
         }
     }
+
+    // Peak-memory estimates of the jobs (bytes), from the buffers each one holds at its high-water mark. They are
+    // estimates for scheduling, checked against measured peaks in bench/ (not exact accounting).
+    private static long LayerBytes(LayerSpec l)
+    {
+        long rc = (long)l.Rows * l.Cols, p = Math.Min(l.Rows, l.Cols);
+        return 8 * (2 * rc + 2 * p * p + 8 * p);
+    }
+
+    private static long InterfaceBytes(ModelGraph graph, InterfaceSpec f, AnalyzeOptions o)
+    {
+        var a = graph.Layer(f.From);
+        var b = graph.Layer(f.To);
+        if (a is null || b is null) return 0;
+        long m = f.Dim, n = (long)a.Rows * a.Cols / Math.Max(1, m), p = (long)b.Rows * b.Cols / Math.Max(1, m);
+        long k = Math.Min(m, Math.Max(o.Flag.MaxGrid, m / 2));
+        long weights = 2 * (m * n + p * m);
+        long svd = m * m + (m + n) * k + (p + m) * k;
+        long incidence = o.NoCertificate ? p * n : 4 * p * n + p * k;
+        return 8 * (weights + svd + incidence);
+    }
+
+    private static long HeadBytes(int d) => 8L * 10 * d * d;
 
     private static List<KeyValuePair<string, object?>> Settings(ModelGraph graph, AnalyzeOptions o)
     {
@@ -209,6 +258,8 @@ public static class Analyzer
             new("conv_view", o.Graph.ConvView.ToString().ToLowerInvariant()),
             new("infer_pairs", o.Graph.InferPairs),
             new("spectra_only", o.SpectraOnly),
+            new("metrics", o.Metrics == LayerMetrics.Ww ? "ww" : "all"),
+            new("max_memory_bytes", o.MaxMemory),
             new("heads", graph.Heads?.NumHeads),
             new("kv_heads", graph.Heads?.NumKvHeads),
             new("heads_source", graph.Heads?.Source),
@@ -254,6 +305,7 @@ public static class Analyzer
         catch (Linalg.LinalgException e) { return rec with { Status = "failed", Reason = e.Message }; }
         a = null!;
         bool tap = spec.View == MatrixView.Tap && spec.IsConv;
+        if (o.Metrics == LayerMetrics.Ww) return WwOnlyLayer(rec, spec, sigma, tap, fro2, o);
         // Pooled tap spectra have more values than min(rows, cols): profile them as one spectrum of that length.
         int pr = tap ? sigma.Length : spec.Rows, pc = tap ? sigma.Length : spec.Cols;
         var profile = SpectrumProfile.Compute(sigma, pr, pc, o.Profile);
@@ -313,6 +365,28 @@ public static class Analyzer
             StableRank = profile.StableRank,
             Extra = extra,
             Spectrum = sigma,
+        };
+    }
+
+    /// <summary>The layer record of a <see cref="LayerMetrics.Ww"/> run: σ, norms and the WeightWatcher block, nothing else.</summary>
+    private static LayerRecord WwOnlyLayer(LayerRecord rec, LayerSpec spec, double[] sigma, bool tap, double fro2, AnalyzeOptions o)
+    {
+        var lambdas = sigma.Select(s => tap ? s * s / 2 : s * s).ToArray();
+        var ww = WwTailFit.Compute(lambdas, Math.Max(spec.Rows, spec.Cols), o.Ww);
+        double tol = sigma.Length == 0 ? 0 : Math.Max(spec.Rows, spec.Cols) * 2.220446049250313e-16 * sigma[0];
+        var extra = new Dictionary<string, object?>
+        {
+            ["ww"] = Dict(("alpha", ww.Alpha), ("xmin", ww.Xmin), ("xmax", ww.Xmax), ("ks_d", ww.KsD), ("n_tail", ww.NTail),
+                ("sigma", ww.Sigma), ("num_pl_spikes", ww.NumPlSpikes), ("alpha_weighted", ww.AlphaWeighted), ("log_norm", ww.LogNorm),
+                ("log_spectral_norm", ww.LogSpectralNorm), ("log_alpha_norm", ww.LogAlphaNorm), ("stable_rank", ww.StableRank),
+                ("entropy", ww.Entropy), ("warning", ww.Warning), ("status", ww.Success ? "ok" : "failed"), ("reason", ww.Reason)),
+        };
+        return rec with
+        {
+            Status = "ok", Rank = sigma.Count(s => s > tol), Frobenius = Math.Sqrt(fro2),
+            Sigma = sigma.Take(Math.Max(o.SigmaCount, 10)).ToArray(),
+            StableRank = sigma.Length > 0 && sigma[0] > 0 ? fro2 / (sigma[0] * sigma[0]) : null,
+            Extra = extra, Spectrum = sigma,
         };
     }
 

@@ -65,6 +65,7 @@ public static class GgufReader
         var dst = new double[n];
         var src = file.Span(start, info.ByteLength);
         GgmlDequant.Decode(info.Type, src, dst);
+        file.DropPages(start, info.ByteLength);
         return dst;
     }
 

@@ -55,6 +55,31 @@ public sealed unsafe class MappedFile : IDisposable
         return new ReadOnlySpan<byte>(_ptr + offset, (int)length);
     }
 
+    /// <summary>
+    /// Tells the kernel that this process is done with the pages of [offset, offset+length) for now (Linux
+    /// <c>madvise(MADV_DONTNEED)</c> on the whole pages inside the range): they leave the resident set and are read again
+    /// from the page cache if touched later. The mapping is read-only and file-backed, so no data changes. Called by the
+    /// readers after a tensor is decoded, so that the resident set follows the tensors in use, not every tensor read so far.
+    /// A no-op elsewhere and for in-memory buffers.
+    /// </summary>
+    public void DropPages(long offset, long length)
+    {
+        if (_disposed || _view is null || !OperatingSystem.IsLinux() || length <= 0 || offset < 0 || offset > Length - length) return;
+        long page = Environment.SystemPageSize;
+        long start = (long)(_ptr + offset), end = start + length;
+        long first = (start + page - 1) / page * page, last = end / page * page;
+        if (last <= first) return;
+        _ = NativeMadvise.madvise((IntPtr)first, (UIntPtr)(ulong)(last - first), NativeMadvise.DontNeed);
+    }
+
+    private static class NativeMadvise
+    {
+        public const int DontNeed = 4;
+
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = false)]
+        public static extern int madvise(IntPtr addr, UIntPtr length, int advice);
+    }
+
     public void Dispose()
     {
         if (_disposed) return;

@@ -165,6 +165,7 @@ public static class PytorchReader
         if (contiguous)
         {
             Decode.ToDouble(dtype, file.Span(dataOffset + t.Offset * es, n * es), dst);
+            file.DropPages(dataOffset + t.Offset * es, n * es);
             return dst;
         }
         // Strided: decode the covered range once, then gather.

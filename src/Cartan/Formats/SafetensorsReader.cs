@@ -77,7 +77,7 @@ public static class SafetensorsReader
         var header = SafetensorsHeader.Parse(path, file.Span(8, headerLen), bufLen);
 
         var (tensors, skipped) = SafetensorsHeader.Tensors(header, bufStart, path,
-            (start, end, dtype, d) => Decode.ToDouble(dtype, file.Span(start, end - start), d));
+            (start, end, dtype, d) => { Decode.ToDouble(dtype, file.Span(start, end - start), d); file.DropPages(start, end - start); });
         return new Parsed(file, tensors, skipped, header.Metadata);
     }
 

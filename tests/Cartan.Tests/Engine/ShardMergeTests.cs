@@ -102,6 +102,21 @@ public class ShardMergeTests
     }
 
     [Fact]
+    public void Results_do_not_depend_on_the_memory_budget()
+    {
+        using var model = RandomLlama(4);
+        var graph = ModelGraph.Build(model);
+        var notices = new List<string>();
+        var free = Strip(JsonReport.ToJson(Analyzer.Run(model, graph, Options(2))));
+        var tight = Strip(JsonReport.ToJson(Analyzer.Run(model, graph, Options(2) with { MaxMemory = 1, Notice = n => { lock (notices) notices.Add(n); } })));
+        // Every job is larger than 1 byte: each runs alone, with a note, and the numbers are the same.
+        Assert.Equal(graph.Layers.Count + graph.Interfaces.Count, notices.Count(n => !n.StartsWith("heads", StringComparison.Ordinal) && !n.StartsWith("head composition", StringComparison.Ordinal)));
+        Assert.Contains(notices, n => n.Contains("more than --max-memory", StringComparison.Ordinal));
+        foreach (var key in new[] { "layers", "interfaces", "heads", "chains", "summary" })
+            Assert.True(JsonNode.DeepEquals(free[key], tight[key]), $"{key} differs with a memory budget");
+    }
+
+    [Fact]
     public void Merge_refuses_incomplete_or_mismatched_parts()
     {
         using var model = RandomLlama(3);
