@@ -18,7 +18,7 @@ if [[ "${1:-}" == "--random" ]]; then
   OUT="${PRUNING_OUT:-/tmp/cartan-pruning-random}"
   exec nice -n 15 $DRIVER run --random --out "$OUT" --seeds 0,1 --calib-samples 16 --seqlen 64 --eval-tokens 4096 "$@"
 fi
-MODEL=models/tiny-brown-lm
+MODEL="${PRUNING_MODEL:-models/tiny-brown-lm}"
 DATA=experiments/tinylm/data
 for f in "$MODEL/config.json" "$DATA/calib.txt.gz" "$DATA/test.txt.gz"; do
   [[ -e "$f" ]] || { echo "run.sh: $f is missing (the tiny LM of branch tinylm must be in this tree)" >&2; exit 2; }

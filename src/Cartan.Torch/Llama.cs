@@ -1,4 +1,5 @@
 using Cartan.Formats;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -71,9 +72,13 @@ public sealed class LlamaModel : HfModule, Pruning.IBlockDecoder
 
     private Tensor RmsNorm(Tensor x, Parameter w)
     {
-        using var sq = x.pow(2);
+        // No implicit Scalars here: a temporary Scalar can be finalised by the GC while libtorch still reads it
+        // (seen as "INTERNAL ASSERT FAILED at Scalar.h" in pow under allocation pressure); square() needs none and
+        // the epsilon Scalar is kept alive by its using.
+        using var sq = x.square();
         using var ms = sq.mean([-1], keepdim: true);
-        using var me = ms.add(Eps);
+        using var eps = Eps.ToScalar();
+        using var me = ms.add(eps);
         using var r = me.rsqrt();
         using var n = x.mul(r);
         return n.mul(w);
