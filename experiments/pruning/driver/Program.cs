@@ -206,6 +206,12 @@ static class Summary
         return n == 0 ? "–" : n == 1 ? $"{m:F2}" : $"{m:F2} ± {sd:F2}";
     }
 
+    private static double Median(IReadOnlyList<double> v)
+    {
+        var s = v.OrderBy(x => x).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
     private static string PatternName(string p) => p switch { "0.5" => "50 %", "0.7" => "70 %", _ => p };
 
     public static void Write(string dir)
@@ -252,7 +258,7 @@ static class Summary
 
         // Runtime per layer of the pruning step itself (scores, mask, EC; SparseGPT's OBS updates), as a ratio to SparseGPT
         // at the same pattern in the same run.
-        sb.AppendLine("\nPruning time per layer (mean over layers and runs) as a ratio to SparseGPT at the same pattern, same run:\n");
+        sb.AppendLine("\nPruning time per layer (mean over a run's layers; median over runs, against load spikes of the shared machine) as a ratio to SparseGPT (EC none) at the same pattern, same experiment:\n");
         sb.AppendLine("| method | EC | " + string.Join(" | ", patterns.Select(PatternName)) + " |");
         sb.AppendLine("|---|---|" + string.Concat(patterns.Select(_ => "---:|")));
         foreach (var m in methods)
@@ -262,12 +268,12 @@ static class Summary
                 {
                     var sg = grid.Where(r => r.Method == "sparsegpt" && r.Ec == "none" && r.Pattern == p).Select(r => r.LayerSeconds).ToList();
                     var me = grid.Where(r => r.Method == m && r.Ec == ec && r.Pattern == p).Select(r => r.LayerSeconds).ToList();
-                    return sg.Count == 0 || me.Count == 0 ? "–" : $"{me.Average() / sg.Average():F3}";
+                    return sg.Count == 0 || me.Count == 0 ? "–" : $"{Median(me) / Median(sg):F3}";
                 });
                 sb.AppendLine($"| {m} | {ec} | {string.Join(" | ", cells)} |");
             }
         var sgAll = grid.Where(r => r.Method == "sparsegpt" && r.Ec == "none").Select(r => r.LayerSeconds).ToList();
-        if (sgAll.Count > 0) sb.AppendLine($"\nSparseGPT itself: {sgAll.Average() * 1000:F1} ms per layer on average.");
+        if (sgAll.Count > 0) sb.AppendLine($"\nSparseGPT itself: {Median(sgAll) * 1000:F1} ms per layer (median over runs).");
         sb.AppendLine("\nBlock-sequential calibration (forward passes and statistics; SparseGPT's XᵀX accumulation lands here, not in its per-layer time), seconds per run, and the whole run (calibration + pruning + evaluation):\n");
         sb.AppendLine("| method | calibration s | pruning s (all layers) | wall s |\n|---|---:|---:|---:|");
         foreach (var m in methods)
@@ -297,7 +303,7 @@ static class Summary
         if (series.Count > 0)
             File.WriteAllText(Path.Combine(dir, "fig_grid.svg"), Plot.LinePlot(new LinePlotSpec
             {
-                Title = "Tiny LM: test perplexity after pruning (" + string.Join(", ", patterns.Select((p, i) => $"{i + 1} = {PatternName(p)}")) + ")", XLabel = "pattern", YLabel = "perplexity", YLog = true,
+                Title = "Tiny LM: test perplexity after pruning (" + string.Join(", ", patterns.Select((p, i) => $"{i + 1} = {PatternName(p)}")) + ")", XLabel = "pattern", YLabel = "perplexity",
                 Series = series, HLines = dense is null ? [] : [new RefLine(dense.Ppl, "dense")], Width = 620, Height = 380,
             }));
         if (alpha.Any(r => r.Group == "alpha"))
