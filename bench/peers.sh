@@ -28,7 +28,8 @@ out="bench/results/peers-$(date +%Y-%m-%d).md"
   echo "WeightWatcher 0.7.5.5 analyze() (its own timer, \`analyze_s\`); cartan: whole process wall time (start-up, reading and writing included)."
   echo
   echo "Two ratios: WW analyze() s ÷ cartan's whole process (start-up, mapping, analysis, writing the JSON) and ÷ cartan's own"
-  echo "analysis time (\\`seconds\\` in its JSON: reading the tensors and every computation; the counterpart of analyze())."
+  echo 'analysis time (`seconds` in its JSON: reading the tensors and every computation; the counterpart of analyze()).'
+  echo "Load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "α: max |cartan ww.alpha − WW alpha| over the layers both analysed (linear layers / all layers)."
   echo
   echo "| model | WW layers | WW analyze s | WW peak MiB | cartan mode | cartan layers | cartan process s | cartan analysis s | cartan peak MiB | speed-up (process) | speed-up (analysis) | max Δα linear / all |"

@@ -6,7 +6,7 @@ scripts/setup.sh
 results="$(pwd)/TestResults"
 rm -rf "$results"
 # Each test project writes its own trx file; the counters of all of them are summed into the last line.
-projects=(tests/Cartan.Tests tests/Cartan.Torch.Tests)
+projects=(tests/Cartan.Tests tests/Cartan.Torch.Tests tests/Cartan.LlamaCpp.Tests)
 rc=0
 for p in "${projects[@]}"; do
   dotnet test "$p" -c Release -nologo --logger "trx;LogFileName=$(basename "$p").trx" --results-directory "$results" "$@" || rc=1

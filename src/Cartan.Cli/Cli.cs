@@ -13,17 +13,18 @@ public static class ExitCodes
 }
 
 /// <summary>The <c>cartan</c> command line: parses arguments, builds a plan, runs it with progress, writes.</summary>
-public static class Cli
+public static partial class Cli
 {
     private const string Help = """
         cartan — geometry of neural-network weights
 
         usage:
           cartan inspect [MODEL] [--json FILE] [graph options]
-          cartan analyze [MODEL] [--json FILE] [--csv FILE] [--html FILE] [--out DIR] [graph options] [--threads N] [--quiet]
+          cartan analyze [MODEL] [--json FILE] [--csv FILE] [--html FILE] [--out DIR [--no-png]] [graph options] [--threads N] [--quiet]
           cartan analyze --compare A B [--json FILE] [--out DIR] [analyze options]
           cartan collapse FEATURES.npy LABELS.npy [--classifier MODEL:TENSOR] [--json FILE]
-          cartan merge PART.json... [--json FILE] [--csv FILE] [--html FILE] [--out DIR]
+          cartan merge PART.json... [--json FILE] [--csv FILE] [--html FILE] [--out DIR [--no-png]]
+          cartan track DIR [--order step|name|mtime] [--json FILE] [--html FILE] [--out DIR] [analyze options] [--threads N] [--quiet]
           cartan prune MODEL --method magnitude|wanda|sparsegpt|cvr (--sparsity S | --pattern N:M) --out DIR
                 [--ec none|col|col+row] [--ec-lo 1] [--ec-hi 2] [--ec-uncentred] [--ec-act-weighted]
                 [--profile uniform|owl|spectral] [--profile-lambda 0.08] [--owl-m 5] [--spectral-metric ww|alpha_mle|tau|rq]
@@ -37,6 +38,8 @@ public static class Cli
         weights read from the Hugging Face Hub, fetching only headers and the tensors analysed (token: HF_TOKEN).
 
         analyze options:
+          --out DIR               write DIR/analysis.json, layers.csv, report.html and every figure as
+                                  DIR/figures/fig-NNN-name.svg and .png (2× size; --no-png: SVG only)
           --shard I/N             analyse only part I of N (0-based) of the plan; join the parts with cartan merge
           --spectra-only          per-layer spectra only (no interfaces, heads, chains)
           --metrics all|ww        per-layer metrics: all (default) or only WeightWatcher's set (implies --spectra-only)
@@ -65,6 +68,12 @@ public static class Cli
           cartan train-lm ...     train the tiny LLaMA-style testbed LM (cartan train-lm --help)
           cartan eval MODEL --ppl FILE   perplexity over non-overlapping windows (cartan eval --help)
           cartan torch-info       which TorchSharp/libtorch the plugin loads
+
+        track: DIR holds checkpoints (weight files or model folders, not recursing), ordered by default by the
+          step number in each name: the last run of digits of the name without its extension (step-000100,
+          checkpoint-100, epoch_3, model.12.safetensors); names without a number are skipped. --order name sorts by
+          name, --order mtime by modification time. Each checkpoint is analysed as cartan analyze would; --out DIR
+          writes track.json, track.html and figures/ there.
 
         exit codes: 0 ok, 2 bad usage, 3 unreadable or malformed input, 4 some layers failed,
           5 the TorchSharp plugin or libtorch is not available here.
@@ -115,11 +124,12 @@ public static class Cli
             {
                 "inspect" => Inspect(rest, stdout, stderr),
                 "analyze" or "analyse" => Analyze(rest, stdout, stderr),
-                "merge" => MergeCommand(rest, stdout),
+                "merge" => MergeCommand(rest, stdout, stderr),
                 "collapse" => CollapseCommand(rest, stdout),
                 "prune" => PruneCommand(rest, stdout, stderr),
+                "track" => TrackCommand(rest, stdout, stderr),
                 "train-lm" or "eval" or "torch-info" => TorchPlugin.Run(argv[0], rest, stdout, stderr),
-                _ => throw new UsageException($"unknown command '{argv[0]}' (commands: inspect, analyze, merge, collapse, prune, train-lm, eval)"),
+                _ => throw new UsageException($"unknown command '{argv[0]}' (commands: inspect, analyze, merge, collapse, prune, track, train-lm, eval)"),
             };
         }
         catch (UsageException e)
@@ -224,7 +234,8 @@ public static class Cli
         using var progress = ProgressDisplay.Create(stderr, quiet: a.Has("--quiet"), label: "analyze");
         var result = Analyzer.Run(model, graph, options, progress);
         progress.Finish();
-        return Finish(result, model, json, csv, html, outDir is null ? null : Path.Combine(outDir, "figures"), a.Has("--quiet"), sw, stdout);
+        var figures = outDir is null ? null : new FigureOutput(Path.Combine(outDir, "figures"), Png: !a.Has("--no-png"), threads);
+        return Finish(result, model, json, csv, html, figures, a.Has("--quiet"), sw, stdout, stderr);
     }
 
     private static AnalyzeOptions BuildOptions(Args a, GraphOptions gopts, int threads, TextWriter stderr)
@@ -265,12 +276,19 @@ public static class Cli
         };
     }
 
-    private static int Finish(AnalysisResult result, WeightModel model, string? json, string? csv, string? html, string? figures, bool quiet, Stopwatch sw, TextWriter stdout)
+    /// <summary>Where the figure files go (--out DIR/figures), whether PNG copies are made, and on how many threads.</summary>
+    private sealed record FigureOutput(string Dir, bool Png, int Threads);
+
+    private static int Finish(AnalysisResult result, WeightModel model, string? json, string? csv, string? html, FigureOutput? figures, bool quiet, Stopwatch sw, TextWriter stdout, TextWriter stderr)
     {
 
         if (json is not null) JsonReport.Write(result, json);
         if (csv is not null) CsvReport.Write(result, csv);
-        if (html is not null) HtmlReport.Write(result, html, figures);
+        if (html is not null)
+        {
+            var figs = HtmlReport.Write(result, html, figures?.Dir);
+            if (figures is { Png: true }) WritePngs(figs, figures, quiet, stderr);
+        }
 
         int ok = result.Layers.Count(l => l.Status == "ok"), unreliable = result.Layers.Count(l => l.Status == "unreliable"),
             skipped = result.Layers.Count(l => l.Status == "skipped") + result.Skipped.Count, failed = result.Layers.Count(l => l.Status == "failed");
@@ -287,6 +305,29 @@ public static class Cli
         stdout.WriteLine($"cartan: {result.Model.Architecture} model {Describe(model)}: {result.Layers.Count} layers analysed ({ok} ok, {unreliable} unreliable, {failed} failed), {skipped} tensors skipped, {result.Interfaces.Count} interfaces, in {sw.Elapsed.TotalSeconds:F1} s [lapack: {result.Tool.Lapack}]{(written.Length > 0 ? "; wrote " + written : "")}");
         return failed > 0 ? ExitCodes.LayersFailed : ExitCodes.Ok;
     }
+
+    /// <summary>
+    /// PNG twins of the SVG figures. The SVGs and the page are already written, so a machine where the native Skia
+    /// cannot load loses only the PNGs: it says so on stderr and the run still succeeds.
+    /// </summary>
+    private static void WritePngs(IReadOnlyList<Figure> figures, FigureOutput output, bool quiet, TextWriter stderr)
+    {
+        var sw = Stopwatch.StartNew();
+        try
+        {
+            FigurePng.Export(figures, output.Dir, output.Threads);
+        }
+        catch (Exception e) when (NativeLoadFailure(e))
+        {
+            stderr.WriteLine($"cartan: PNG figures not written: the native Skia library did not load here ({e.GetBaseException().Message.Split('\n')[0].Trim()}); the SVG figures are written (--no-png skips this step)");
+            return;
+        }
+        if (!quiet) stderr.WriteLine($"cartan: {figures.Count} figures as SVG and PNG in {output.Dir} (PNG in {sw.Elapsed.TotalSeconds:F1} s)");
+    }
+
+    private static bool NativeLoadFailure(Exception e) =>
+        e is DllNotFoundException or TypeInitializationException or BadImageFormatException or EntryPointNotFoundException
+        || e is AggregateException ag && ag.InnerExceptions.Count > 0 && ag.InnerExceptions.All(NativeLoadFailure);
 
     // ------------------------------------------------------------------ compare
 
@@ -319,7 +360,7 @@ public static class Cli
 
     private static readonly Dictionary<string, int> AnalyzeArity = new(GraphArity)
     {
-        ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--threads"] = 1, ["--quiet"] = 0, ["--shard"] = 1, ["--max-memory"] = 1, ["--metrics"] = 1,
+        ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--no-png"] = 0, ["--threads"] = 1, ["--quiet"] = 0, ["--shard"] = 1, ["--max-memory"] = 1, ["--metrics"] = 1,
         ["--compare"] = 2, ["--spectra-only"] = 0, ["--no-certificate"] = 0, ["--row-groups"] = 1, ["--bootstrap"] = 1, ["--seed"] = 1, ["--q"] = 1,
     };
 
@@ -329,7 +370,7 @@ public static class Cli
         var list = new List<string>();
         foreach (var (name, n) in AnalyzeArity)
         {
-            if (name is "--compare" or "--json" or "--csv" or "--html" or "--out" or "--shard") continue;
+            if (name is "--compare" or "--json" or "--csv" or "--html" or "--out" or "--no-png" or "--shard") continue;
             foreach (var values in a.All(name)) { list.Add(name); list.AddRange(values); }
         }
         return [.. list];
@@ -427,9 +468,9 @@ public static class Cli
 
     // ------------------------------------------------------------------ merge
 
-    private static int MergeCommand(string[] argv, TextWriter stdout)
+    private static int MergeCommand(string[] argv, TextWriter stdout, TextWriter stderr)
     {
-        var a = Args.Parse(argv, new Dictionary<string, int> { ["--json"] = 1, ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--help"] = 0 });
+        var a = Args.Parse(argv, new Dictionary<string, int> { ["--json"] = 1, ["--csv"] = 1, ["--html"] = 1, ["--out"] = 1, ["--no-png"] = 0, ["--help"] = 0 });
         if (a.Has("--help")) { stdout.Write(Help); return ExitCodes.Ok; }
         if (a.Positionals.Count == 0) throw new UsageException("merge needs the PART.json files of a --shard run");
         string? json = a.Get("--json"), csv = a.Get("--csv"), html = a.Get("--html"), outDir = a.Get("--out");
@@ -448,7 +489,13 @@ public static class Cli
         catch (AnalysisReadException e) { throw new CartanFormatException("merge", e.Message); }
         if (json is not null) JsonReport.Write(merged, json);
         if (csv is not null) CsvReport.Write(merged, csv);
-        if (html is not null) HtmlReport.Write(merged, html);
+        if (html is not null)
+        {
+            // Like analyze --out: the figures as SVG and PNG files under DIR/figures.
+            var figures = outDir is null ? null : new FigureOutput(Path.Combine(outDir, "figures"), Png: !a.Has("--no-png"), Environment.ProcessorCount);
+            var figs = HtmlReport.Write(merged, html, figures?.Dir);
+            if (figures is { Png: true }) WritePngs(figs, figures, quiet: true, stderr);
+        }
         stdout.WriteLine($"cartan: merged {a.Positionals.Count} parts: {merged.Layers.Count} layers, {merged.Interfaces.Count} interfaces, {merged.Chains.Count} chains; wrote {string.Join(", ", new[] { json, csv, html }.Where(p => p is not null))}");
         return ExitCodes.Ok;
     }

@@ -10,8 +10,15 @@ internal static class EvalCommand
 {
     private static readonly HashSet<string> Known = ["--ppl", "--window", "--max-tokens", "--batch", "--threads"];
 
+    public const string Usage =
+        "usage: cartan eval MODEL --ppl FILE [--window N] [--max-tokens N] [--batch 8] [--threads N]\n" +
+        "  MODEL: an HF folder with config.json, model.safetensors, vocab.json and merges.txt; FILE: .txt or .txt.gz.\n" +
+        "  Prints the perplexity over non-overlapping windows (default: the model's context) and the token count;\n" +
+        "  progress goes to stderr.";
+
     public static int Run(string[] argv, TextWriter stdout, TextWriter stderr)
     {
+        if (argv is ["--help"] or ["-h"]) { stdout.WriteLine(Usage); return TorchCommands.Ok; }
         var a = new CliArgs("eval", argv, Known);
         if (a.Positional.Count != 1) throw new TorchUsageException("eval needs exactly one MODEL folder: cartan eval MODEL --ppl FILE [--window N] [--max-tokens N]");
         string file = a.String("--ppl") ?? throw new TorchUsageException("eval needs --ppl FILE (a .txt or .txt.gz)");

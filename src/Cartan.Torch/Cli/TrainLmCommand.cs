@@ -23,8 +23,16 @@ internal static class TrainLmCommand
     /// <summary>Tokens of the test split in the fixed-prefix perplexity line of train.log.</summary>
     public const int DefaultPrefixTokens = 20000;
 
+    public const string Usage =
+        "usage: cartan train-lm --corpus DIR --out DIR [--seed 0] [--steps 3000] [--batch 16] [--seqlen 256] [--lr 1e-3]\n" +
+        "         [--warmup 100] [--min-lr-fraction 0.1] [--weight-decay 0.1] [--clip 1] [--vocab 4096] [--layers 4]\n" +
+        "         [--hidden 256] [--heads 8] [--kv-heads 2] [--intermediate 768] [--threads N] [--prefix-tokens 20000]\n" +
+        "  DIR holds train, calib and test as .txt or .txt.gz; writes config.json, model.safetensors, vocab.json,\n" +
+        "  merges.txt and train.log into --out. The committed models/tiny-brown-lm used the command in its train.log.";
+
     public static int Run(string[] argv, TextWriter stdout, TextWriter stderr)
     {
+        if (argv is ["--help"] or ["-h"]) { stdout.WriteLine(Usage); return TorchCommands.Ok; }
         var a = new CliArgs("train-lm", argv, Known);
         if (a.Positional.Count > 0) throw new TorchUsageException($"train-lm: unexpected argument '{a.Positional[0]}'");
         string corpus = a.String("--corpus") ?? throw new TorchUsageException("train-lm needs --corpus DIR (with train, calib, test .txt or .txt.gz)");

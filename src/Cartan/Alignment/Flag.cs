@@ -38,7 +38,7 @@ public static class Flag
     /// <param name="svdL">top singular triplets of W_ℓ (U m×k), or null to compute</param>
     /// <param name="svdN">top singular triplets of W_{ℓ+1} (V m×k'), or null to compute</param>
     public static FlagResult Pair(double[] wl, int m, int n, double[] wn, int p, FlagOptions? options = null,
-        SvdResult? svdL = null, SvdResult? svdN = null, double[]? product = null)
+        SvdResult? svdL = null, SvdResult? svdN = null, double[]? product = null, double? productNorm2 = null)
     {
         var o = options ?? new();
         int kmax = Math.Min(o.MaxGrid, Math.Min(Math.Min(m, n), Math.Min(p, m)));
@@ -74,7 +74,7 @@ public static class Flag
                 }
             }
         }
-        var (beta, betaDiag) = Imbalance(wl, m, n, wn, p, product);
+        var (beta, betaDiag) = Imbalance(wl, m, n, wn, p, product, productNorm2);
         // Same κ either way (oracle 7); take the cheaper route, and never the m×m one above DenseLimit.
         double dense = 2.0 * m * m * (n + p) + 2.0 * m * m * m;
         double factored = 2.0 * p * m * n + 1.0 * m * n * n + 1.0 * m * p * p + 2.0 * p * p * n + 2.0 * p * n * n;
@@ -117,13 +117,14 @@ public static class Flag
     /// ‖D‖² = ‖A‖² + ‖B‖² − 2‖W_{ℓ+1}W_ℓ‖_F². β_diag [R] = ‖diag D‖₂ / (‖diag B‖₂ + ‖diag A‖₂), with
     /// diag(A)_i = ‖W_ℓ[i,:]‖², diag(B)_i = ‖W_{ℓ+1}[:,i]‖² (per-neuron balance).
     /// </summary>
-    public static (double Beta, double BetaDiag) Imbalance(double[] wl, int m, int n, double[] wn, int p, double[]? product = null)
+    public static (double Beta, double BetaDiag) Imbalance(double[] wl, int m, int n, double[] wn, int p, double[]? product = null,
+        double? productNorm2 = null)
     {
         double a2 = GramFrobenius2(wl, m, n);
         double b2 = GramFrobenius2(wn, p, m);
-        var c = product ?? Lapack.MatMul(wn, p, m, wl, n);
         double c2 = 0;
-        foreach (var x in c) c2 += x * x;
+        if (product is null && productNorm2 is double pn2) c2 = pn2;
+        else foreach (var x in product ?? Lapack.MatMul(wn, p, m, wl, n)) c2 += x * x;
         double d2 = Math.Max(0, a2 + b2 - 2 * c2);
         double den = Math.Sqrt(a2) + Math.Sqrt(b2);
         double beta = den > 0 ? Math.Sqrt(d2) / den : 0;
@@ -145,6 +146,19 @@ public static class Flag
         for (int i = 0; i < m; i++) { dd += (db[i] - da[i]) * (db[i] - da[i]); na += da[i] * da[i]; nb += db[i] * db[i]; }
         double den2 = Math.Sqrt(na) + Math.Sqrt(nb);
         return (beta, den2 > 0 ? Math.Sqrt(dd) / den2 : 0);
+    }
+
+    /// <summary>
+    /// ‖W_{ℓ+1}W_ℓ‖_F² = ⟨W_ℓW_ℓᵀ, W_{ℓ+1}ᵀW_{ℓ+1}⟩ through two m×m Grams: m²(n+p) multiply-adds instead of the p·m·n of the
+    /// product, and no p×n buffer (what convolution interfaces, with n and p counting taps, need).
+    /// </summary>
+    public static double ProductNorm2(double[] wl, int m, int n, double[] wn, int p)
+    {
+        var a = Lapack.Gram(wl, m, n, rowsGram: true);
+        var b = Lapack.Gram(wn, p, m, rowsGram: false);
+        double s = 0;
+        for (int i = 0; i < a.Length; i++) s += a[i] * b[i];
+        return Math.Max(0, s);
     }
 
     /// <summary>‖X Xᵀ‖_F² = ‖Xᵀ X‖_F² through the Gram of the short side.</summary>

@@ -108,6 +108,10 @@ public static class Analyzer
         var chains = new List<IReadOnlyDictionary<string, object?>>();
         if (!options.SpectraOnly)
         {
+            var cache = new ViewCache(states, options, myInterfaces.SelectMany(i => new[]
+            {
+                (graph.Layer(graph.Interfaces[i].From)!, MatrixView.Out), (graph.Layer(graph.Interfaces[i].To)!, MatrixView.In),
+            }));
             Schedule(interfaces.Length, j =>
             {
                 var (x, y) = (graph.Layer(graph.Interfaces[myInterfaces[j]].From)!, graph.Layer(graph.Interfaces[myInterfaces[j]].To)!);
@@ -116,7 +120,7 @@ public static class Analyzer
             j => $"{graph.Interfaces[myInterfaces[j]].From} → {graph.Interfaces[myInterfaces[j]].To}", options, j =>
             {
                 var f = graph.Interfaces[myInterfaces[j]];
-                interfaces[j] = AnalyzeInterface(graph, f, states, options);
+                interfaces[j] = AnalyzeInterface(graph, f, states, options, cache);
                 Tick($"{f.From} → {f.To}");
             });
             Phase("interfaces");
@@ -179,7 +183,8 @@ public static class Analyzer
         try
         {
             var large = Enumerable.Range(0, count).Where(i => work(i) >= LargeJob).ToList();
-            var small = Enumerable.Range(0, count).Where(i => work(i) < LargeJob).ToList();
+            // Largest first (LPT order): the last jobs to finish are short, so the cores idle less at the end.
+            var small = Enumerable.Range(0, count).Where(i => work(i) < LargeJob).OrderByDescending(work).ThenBy(i => i).ToList();
             void Over(int i, long need) => o.Notice?.Invoke(
                 $"{name(i)} needs about {need / (1024 * 1024)} MiB, more than --max-memory {o.MaxMemory / (1024 * 1024)} MiB: it runs alone");
             Linalg.Lapack.Threads = Math.Max(1, o.Parallelism);
@@ -411,11 +416,69 @@ public static class Analyzer
 
     // ------------------------------------------------------------------ interfaces
 
-    private static InterfaceRecord AnalyzeInterface(ModelGraph graph, InterfaceSpec f, ConcurrentDictionary<string, LayerState> states, AnalyzeOptions o)
+    /// <summary>
+    /// Per-run cache of what several interfaces of one layer share: the spectrum of a layer in a view other than its
+    /// analysis view (convolutions), and one truncated SVD per (layer, view). The SVD is computed once with a rank K that
+    /// depends only on the layer (never on the partner or the shard, so sharded and single runs compute the same numbers)
+    /// and is at least what any interface asks for; each interface gets the first k triplets. Entries are released when
+    /// their last interface in this run is done, so memory follows the schedule rather than the model.
+    /// </summary>
+    private sealed class ViewCache
     {
-        var rec = new InterfaceRecord { From = f.From, To = f.To, Dim = f.Dim, Kind = f.Kind, InferredBy = f.InferredBy };
+        private readonly ConcurrentDictionary<string, LayerState> _states;
+        private readonly AnalyzeOptions _o;
+        private readonly ConcurrentDictionary<(string, MatrixView), int> _refs = new();
+        private readonly ConcurrentDictionary<(string, MatrixView), Lazy<double[]>> _sigma = new();
+        private readonly ConcurrentDictionary<(string, MatrixView), Lazy<Linalg.SvdResult>> _svd = new();
+
+        public ViewCache(ConcurrentDictionary<string, LayerState> states, AnalyzeOptions o, IEnumerable<(LayerSpec Layer, MatrixView View)> uses)
+        {
+            _states = states;
+            _o = o;
+            foreach (var (l, v) in uses) _refs.AddOrUpdate((l.Name, v), 1, (_, c) => c + 1);
+        }
+
+        /// <summary>Singular values of the layer in view <paramref name="v"/> (its analysed spectrum unless a convolution is seen differently).</summary>
+        public double[] Sigma(LayerSpec l, MatrixView v, double[] w)
+        {
+            if (!(l.IsConv && v != l.View)) return _states[l.Name].Sigma;
+            var (r, c) = l.ShapeIn(v);
+            return _sigma.GetOrAdd((l.Name, v), _ => new Lazy<double[]>(() => Linalg.Lapack.SingularValues(w, r, c))).Value;
+        }
+
+        /// <summary>The top-<paramref name="k"/> SVD of the layer in view <paramref name="v"/>.</summary>
+        public Linalg.SvdResult Svd(LayerSpec l, MatrixView v, double[] w, int k)
+        {
+            var (r, c) = l.ShapeIn(v);
+            var full = _svd.GetOrAdd((l.Name, v), _ => new Lazy<Linalg.SvdResult>(() =>
+            {
+                // K ≥ every interface's window: min(r,c) ∧ max(min(MaxGrid, max(r,c)), r_q).
+                int kCap = Math.Min(Math.Min(r, c), Math.Max(Math.Min(_o.Flag.MaxGrid, Math.Max(r, c)), InterfaceTransport.EffectiveRank(Sigma(l, v, w), _o.Transport.Q)));
+                return Linalg.Lapack.TopSvd(w, r, c, Math.Max(kCap, 1));
+            })).Value;
+            return full.Rank >= k ? full.Truncate(k) : Linalg.Lapack.TopSvd(w, r, c, k);
+        }
+
+        public void Release(LayerSpec l, MatrixView v)
+        {
+            if (_refs.AddOrUpdate((l.Name, v), 0, (_, c) => c - 1) > 0) return;
+            _sigma.TryRemove((l.Name, v), out _);
+            _svd.TryRemove((l.Name, v), out _);
+        }
+    }
+
+    private static InterfaceRecord AnalyzeInterface(ModelGraph graph, InterfaceSpec f, ConcurrentDictionary<string, LayerState> states, AnalyzeOptions o, ViewCache cache)
+    {
         var a = graph.Layer(f.From)!;
         var b = graph.Layer(f.To)!;
+        try { return AnalyzeInterfaceCore(graph, f, states, o, cache, a, b); }
+        finally { cache.Release(a, MatrixView.Out); cache.Release(b, MatrixView.In); }
+    }
+
+    private static InterfaceRecord AnalyzeInterfaceCore(ModelGraph graph, InterfaceSpec f, ConcurrentDictionary<string, LayerState> states, AnalyzeOptions o,
+        ViewCache cache, LayerSpec a, LayerSpec b)
+    {
+        var rec = new InterfaceRecord { From = f.From, To = f.To, Dim = f.Dim, Kind = f.Kind, InferredBy = f.InferredBy };
         if (!states.TryGetValue(f.From, out var sa) || !states.TryGetValue(f.To, out var sb))
             return rec with { Status = "skipped", Reason = "an end of the interface has no spectrum (see its layer record)" };
         try
@@ -427,20 +490,24 @@ public static class Analyzer
             var wl = a.LoadView(MatrixView.Out);
             var wn = b.LoadView(MatrixView.In);
             // The in-view spectrum of a conv differs from its out-view one: use the spectra of the matrices used here.
-            var sigL = a.IsConv && a.View != MatrixView.Out ? Linalg.Lapack.SingularValues(wl, m, n) : sa.Sigma;
-            var sigN = b.IsConv ? Linalg.Lapack.SingularValues(wn, p, m) : sb.Sigma;
+            var sigL = cache.Sigma(a, MatrixView.Out, wl);
+            var sigN = cache.Sigma(b, MatrixView.In, wn);
             Func<int, double>? tailL = ModelTail(sa.Profile, sigL, o.Chart), tailN = ModelTail(sb.Profile, sigN, o.Chart);
             // One truncated SVD per side serves both the transport windows and the flag grid.
             int kl = Math.Min(Math.Min(m, n), Math.Max(Math.Min(o.Flag.MaxGrid, Math.Min(m, p)), InterfaceTransport.EffectiveRank(sigL, o.Transport.Q)));
             int kn = Math.Min(Math.Min(p, m), Math.Max(Math.Min(o.Flag.MaxGrid, Math.Min(m, n)), InterfaceTransport.EffectiveRank(sigN, o.Transport.Q)));
-            var svdL = Linalg.Lapack.TopSvd(wl, m, n, kl);
-            var svdN = Linalg.Lapack.TopSvd(wn, p, m, kn);
-            // W_{ℓ+1}W_ℓ once for the transport norm, the imbalance and the physical incidence.
-            var product = Linalg.Lapack.MatMul(wn, p, m, wl, n);
-            var t = InterfaceTransport.Compute(wl, m, n, sigL, wn, p, sigN, o.Transport, tailL, tailN, svdL, svdN, product);
-            var flag = Flag.Pair(wl, m, n, wn, p, o.Flag, svdL, svdN, product);
+            var svdL = cache.Svd(a, MatrixView.Out, wl, kl);
+            var svdN = cache.Svd(b, MatrixView.In, wn, kn);
+            // W_{ℓ+1}W_ℓ once for the transport norm, the imbalance and the physical incidence. With convolution taps
+            // on either side the incidence forms it band by band, and its norm comes from the two m×m Grams.
+            bool taps = a.IsConv || b.IsConv;
+            var product = taps ? null : Linalg.Lapack.MatMul(wn, p, m, wl, n);
+            double? productNorm2 = taps ? Flag.ProductNorm2(wl, m, n, wn, p) : null;
+            var t = InterfaceTransport.Compute(wl, m, n, sigL, wn, p, sigN, o.Transport, tailL, tailN, svdL, svdN, product, productNorm2);
+            var flag = Flag.Pair(wl, m, n, wn, p, o.Flag, svdL, svdN, product, productNorm2);
             var cert = o.NoCertificate ? null : PamProtocol.CertifyPair(wl, m, n, wn, p, t.KFrom, t.KTo, t.Bound,
-                inc => RowGroupsFor(b, inc, o), o.Pam, a.IsConv ? a.Taps : 1, b.IsConv ? b.Taps : 1, null, svdL, svdN, sigL, product);
+                inc => RowGroupsFor(b, inc, o), o.Pam, a.IsConv ? a.Taps : 1, b.IsConv ? b.Taps : 1, null, svdL, svdN, sigL, product,
+                productIsScratch: true); // the last reader of the product
             var extra = new Dictionary<string, object?>
             {
                 ["k_from"] = t.KFrom,

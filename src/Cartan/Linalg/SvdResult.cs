@@ -35,4 +35,13 @@ public sealed class SvdResult
 
     /// <summary>Number of singular triplets held (k).</summary>
     public int Rank => S.Length;
+
+    /// <summary>The first <paramref name="k"/> triplets (this instance when k equals <see cref="Rank"/>).</summary>
+    public SvdResult Truncate(int k)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(k, Rank);
+        if (k == Rank) return this;
+        return new SvdResult(MatrixOps.ColumnBlock(U, Rows, Rank, 0, k), S[..k], MatrixOps.ColumnBlock(V, Cols, Rank, 0, k), Rows, Cols);
+    }
 }

@@ -156,6 +156,17 @@ public static partial class Figures
     public static IReadOnlyList<string> Export(IReadOnlyList<Figure> figures, string dir)
     {
         Directory.CreateDirectory(dir);
+        // Figures of an earlier run into the same folder would be read as part of this report: remove our own earlier
+        // outputs (fig-NNN-*.svg/.png, nothing else) first.
+        var keep = new HashSet<string>(figures.Select(f => Path.GetFileNameWithoutExtension(f.FileName)), StringComparer.Ordinal);
+        foreach (var old in Directory.EnumerateFiles(dir, "fig-*.*"))
+        {
+            var name = Path.GetFileName(old);
+            // Every earlier PNG goes (the PNG step, when on, renders this run's again); SVGs this run rewrites are replaced.
+            if (System.Text.RegularExpressions.Regex.IsMatch(name, @"^fig-[0-9]{3,}-[^/]*\.(svg|png)$")
+                && (name.EndsWith(".png", StringComparison.Ordinal) || !keep.Contains(Path.GetFileNameWithoutExtension(name))))
+                File.Delete(old);
+        }
         var paths = new List<string>();
         foreach (var f in figures)
         {

@@ -303,7 +303,7 @@ public static class HtmlReport
         sb.Append("</table>");
     }
 
-    private const string Style = """
+    internal const string Style = """
         body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#222;background:#fafafa}
         nav{position:sticky;top:0;background:#263238;color:#fff;padding:6px 16px;z-index:5}nav a{color:#cfe;margin-left:12px;text-decoration:none}
         main{padding:0 18px 40px}h1{font-size:20px;margin:14px 0 6px;word-break:break-all}h2{border-bottom:2px solid #263238;margin-top:28px}h3{margin:18px 0 4px}
@@ -323,7 +323,7 @@ public static class HtmlReport
         """;
 
     /// <summary>Runs first: records script errors, console errors, failed loads and CSP violations into #js-errors.</summary>
-    private const string ErrorCapture = """
+    internal const string ErrorCapture = """
         (function(){var errs=[];window.__cartanErrors=errs;
         function show(){var e=document.getElementById('js-errors');if(!e)return;e.textContent=errs.join('\n');e.setAttribute('data-count',String(errs.length));if(errs.length)e.hidden=false;}
         function rec(m){errs.push(String(m));show();}

@@ -49,7 +49,7 @@ public static class Incidence
     /// <param name="svdL">a top-k (or larger) SVD of W_ℓ (computed with <see cref="Lapack.TopSvd"/> when null or too small)</param>
     public static IncidenceResult Physical(double[] wl, int m, int n, double[] wn, int p, int k, int kTo,
         int tapsFrom = 1, int tapsTo = 1, double? normL = null, double? normN = null, SvdResult? svdL = null, SvdResult? svdN = null,
-        double[]? product = null)
+        double[]? product = null, bool productIsScratch = false)
     {
         Check(wl, m, n, wn, p, tapsFrom, tapsTo);
         k = Math.Clamp(k, 1, Math.Min(m, n));
@@ -59,18 +59,48 @@ public static class Incidence
         if (svdL is null || svdL.Rank < k || svdL.Rows != m || svdL.Cols != n) svdL = Lapack.TopSvd(wl, m, n, k);
         if (svdN is null || svdN.Rank < kTo || svdN.Rows != p || svdN.Cols != m) svdN = Lapack.TopSvd(wn, p, m, kTo);
 
-        // product: W_{ℓ+1}W_ℓ when the caller already has it (p×n, unnormalised; copied, never modified).
-        var mFull = product is { } pr && pr.Length == (long)p * n ? (double[])pr.Clone() : Lapack.MatMul(wn, p, m, wl, n);
-        double scale = 1.0 / (nl * nn);
-        for (int i = 0; i < mFull.Length; i++) mFull[i] *= scale;
-
         // M_trunc = [U'_{k'} diag(s̃')] · [V'_{k'}ᵀ U_k diag(s̃)] · V_kᵀ.
         var a = LeftFactor(svdN, kTo, nn);                       // p×k'
         var t = Cross(svdN, kTo, svdL, k, nl, m);                // k'×k (already times diag(s̃))
         var vk = Columns(svdL.V, n, svdL.Rank, k);               // n×k
         var tb = Lapack.MatMul(t, kTo, k, vk, n, transB: true);  // k'×n
-        var mTrunc = Lapack.MatMul(a, p, kTo, tb, n);            // p×n
-        return Finish(IncidenceKind.Physical, mFull, mTrunc, p, n, k, kTo, tapsFrom, tapsTo);
+        double scale = 1.0 / (nl * nn);
+        // product: W_{ℓ+1}W_ℓ when the caller already has it (p×n, unnormalised; copied, never modified, unless the
+        // caller hands it over as scratch: then it is scaled in place, saving a p×n copy).
+        bool have = product is { } pr && pr.Length == (long)p * n;
+        if (tapsFrom == 1 && tapsTo == 1)
+        {
+            var mFull = have ? (productIsScratch ? product! : (double[])product!.Clone()) : Lapack.MatMul(wn, p, m, wl, n);
+            for (int i = 0; i < mFull.Length; i++) mFull[i] *= scale;
+            var mTrunc = Lapack.MatMul(a, p, kTo, tb, n);            // p×n
+            double mDelta = FrobeniusDistance(mFull, mTrunc);
+            // Without taps P = |M|: take the absolute values in place (two p×n buffers at the peak, not four).
+            for (int i = 0; i < mFull.Length; i++) { mFull[i] = Math.Abs(mFull[i]); mTrunc[i] = Math.Abs(mTrunc[i]); }
+            return new IncidenceResult(IncidenceKind.Physical, p, n, k, kTo, 1, 1,
+                ImmutableCollectionsMarshal.AsImmutableArray(mFull), ImmutableCollectionsMarshal.AsImmutableArray(mTrunc),
+                FrobeniusDistance(mFull, mTrunc), mDelta);
+        }
+        // With taps, M is formed a band of output channels at a time and aggregated at once: the p×n matrices never
+        // exist whole (for a 3×3 convolution they are 81 times the size of P).
+        int rows = p / tapsTo, cols = n / tapsFrom;
+        var pf = new double[(long)rows * cols];
+        var pt = new double[(long)rows * cols];
+        int band = (int)Math.Clamp((4L << 20) / Math.Max(1L, (long)tapsTo * n), 1, rows); // ≈ 32 MiB per M band
+        double md2 = 0;
+        for (int r0 = 0; r0 < rows; r0 += band)
+        {
+            int rc = Math.Min(band, rows - r0), mr = rc * tapsTo, first = r0 * tapsTo;
+            var mf = have ? product!.AsSpan(first * n, mr * n).ToArray()
+                : Lapack.MatMul(wn.AsSpan(first * m, mr * m), mr, m, wl, n);
+            for (int i = 0; i < mf.Length; i++) mf[i] *= scale;
+            var mt = Lapack.MatMul(a.AsSpan(first * kTo, mr * kTo), mr, kTo, tb, n);
+            for (int i = 0; i < mf.Length; i++) { double d = mf[i] - mt[i]; md2 += d * d; }
+            Aggregate(mf, mr, n, tapsTo, tapsFrom).CopyTo(pf, (long)r0 * cols);
+            Aggregate(mt, mr, n, tapsTo, tapsFrom).CopyTo(pt, (long)r0 * cols);
+        }
+        return new IncidenceResult(IncidenceKind.Physical, rows, cols, k, kTo, tapsFrom, tapsTo,
+            ImmutableCollectionsMarshal.AsImmutableArray(pf), ImmutableCollectionsMarshal.AsImmutableArray(pt),
+            FrobeniusDistance(pf, pt), Math.Sqrt(md2));
     }
 
     /// <summary>

@@ -61,7 +61,7 @@ public static class InterfaceTransport
     /// <param name="modelTailL">k ↦ T_k(α̂) of the fitted Gibbs–Cartan tail of W_ℓ (null: no certificate)</param>
     public static TransportResult Compute(double[] wl, int m, int n, double[] sigmaL, double[] wn, int p, double[] sigmaN,
         TransportOptions? options = null, Func<int, double>? modelTailL = null, Func<int, double>? modelTailN = null,
-        SvdResult? svdL = null, SvdResult? svdN = null, double[]? product = null)
+        SvdResult? svdL = null, SvdResult? svdN = null, double[]? product = null, double? productNorm2 = null)
     {
         var o = options ?? new();
         int k = Math.Max(1, EffectiveRank(sigmaL, o.Q));
@@ -82,9 +82,8 @@ public static class InterfaceTransport
                 kTrunc2 += kk * kk;
             }
         // ‖K‖_F = ‖Ŵ_{ℓ+1}Ŵ_ℓ‖_F (orthogonal invariance), so ‖K − K^(k)‖_F² = ‖Ŵ_{ℓ+1}Ŵ_ℓ‖_F² − ‖K^(k)‖_F².
-        var c = product ?? Lapack.MatMul(wn, p, m, wl, n);
-        double full2 = 0;
-        foreach (var x in c) full2 += x * x;
+        // ‖W_{ℓ+1}W_ℓ‖_F²: from the product when there is one, else from the caller's value (e.g. through the m×m Grams).
+        double full2 = product is null && productNorm2 is double pn2 ? pn2 : SumOfSquares(product ?? Lapack.MatMul(wn, p, m, wl, n));
         full2 /= normL * normL * normN * normN;
         double error = Math.Sqrt(Math.Max(0, full2 - kTrunc2));
 
@@ -106,5 +105,12 @@ public static class InterfaceTransport
             // The error comes from a difference of squares: it carries an absolute rounding of about √ε·‖K‖_F.
             // K is normalised (‖K‖_F ≤ 1), so 1e-14 absolute covers the rounding of an exactly-zero product.
             error <= bound + 1e-7 * Math.Sqrt(full2) + 1e-14);
+    }
+
+    private static double SumOfSquares(double[] c)
+    {
+        double s = 0;
+        foreach (var x in c) s += x * x;
+        return s;
     }
 }

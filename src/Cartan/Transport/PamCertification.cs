@@ -94,7 +94,8 @@ public static class PamProtocol
     public static PairCertification CertifyPair(double[] wl, int m, int n, double[] wn, int p, int k, int kTo, double? epsilon,
         Func<IncidenceResult, int[][]> rowGroups, PamOptions? options = null, int tapsFrom = 1, int tapsTo = 1,
         Func<IncidenceResult, int[][]>? columnGroups = null,
-        Linalg.SvdResult? svdL = null, Linalg.SvdResult? svdN = null, double[]? sigmaL = null, double[]? product = null)
+        Linalg.SvdResult? svdL = null, Linalg.SvdResult? svdN = null, double[]? sigmaL = null, double[]? product = null,
+        bool productIsScratch = false)
     {
         var o = options ?? new();
         o.Validate();
@@ -105,7 +106,7 @@ public static class PamProtocol
             tapsFrom = 1;
         }
         var inc = o.Incidence == IncidenceKind.Physical
-            ? Incidence.Physical(wl, m, n, wn, p, k, kTo, tapsFrom, tapsTo, sigmaL is null ? null : Math.Sqrt(sigmaL.Sum(s => s * s)), null, svdL, svdN, product)
+            ? Incidence.Physical(wl, m, n, wn, p, k, kTo, tapsFrom, tapsTo, sigmaL is null ? null : Math.Sqrt(sigmaL.Sum(s => s * s)), null, svdL, svdN, product, productIsScratch)
             : Incidence.SourceMode(wl, m, n, wn, p, k, kTo, tapsTo, sigmaL, null, svdL, svdN);
         var groups = rowGroups(inc);
         return FromIncidence(inc, groups, epsilon, o, columnGroups?.Invoke(inc));

@@ -106,13 +106,23 @@ internal sealed class SplitMix64(ulong seed)
     /// <summary>Uniform integer in [0, n).</summary>
     public int NextInt(int n) => (int)(NextDouble() * n);
 
-    /// <summary>Standard normal (Box–Muller).</summary>
+    /// <summary>
+    /// Standard normal (Marsaglia's polar method: a uniform point in the unit disc, one logarithm and one square root per
+    /// pair, no trigonometry — the ICM perturbation test draws millions of these per interface).
+    /// </summary>
     public double NextGaussian()
     {
-        if (_spare is double s) { _spare = null; return s; }
-        double u1 = 1.0 - NextDouble(), u2 = NextDouble();
-        double r = Math.Sqrt(-2.0 * Math.Log(u1));
-        _spare = r * Math.Sin(2 * Math.PI * u2);
-        return r * Math.Cos(2 * Math.PI * u2);
+        if (_spare is double sp) { _spare = null; return sp; }
+        double u, v, s;
+        do
+        {
+            u = 2 * NextDouble() - 1;
+            v = 2 * NextDouble() - 1;
+            s = u * u + v * v;
+        }
+        while (s >= 1 || s == 0);
+        double f = Math.Sqrt(-2.0 * Math.Log(s) / s);
+        _spare = v * f;
+        return u * f;
     }
 }
