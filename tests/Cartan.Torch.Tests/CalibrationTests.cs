@@ -298,15 +298,15 @@ public class CalibrationTests
         string dir = TempDir(), m = Path.Combine(dir, "model"), text = Path.Combine(dir, "calib.txt");
         string sentence = "The pruned model keeps half of its weights, and the calibration text decides which half. ";
         File.WriteAllText(text, string.Concat(Enumerable.Repeat(sentence, 40)));
-        var bpe = Lm.BpeTrainer.Train([File.ReadAllText(text)], 300);
+        var bpe = global::Cartan.Torch.Lm.BpeTrainer.Train([File.ReadAllText(text)], 300);
         Directory.CreateDirectory(m);
-        Lm.BpeTrainer.Save(bpe, m);
+        global::Cartan.Torch.Lm.BpeTrainer.Save(bpe, m);
         var cfg = HfConfig.Parse($$"""
             {"model_type":"llama","vocab_size":{{bpe.Tokens.Count}},"hidden_size":32,"intermediate_size":64,"num_hidden_layers":2,
              "num_attention_heads":4,"num_key_value_heads":2,"max_position_embeddings":64,"hidden_act":"silu","tie_word_embeddings":true}
             """);
         using (var net = HfModels.Build(cfg)) { net.InitializeRandom(3); HfModels.Save(net, m); }
-        int tokens = Lm.LmTokenizer.Load(m).Encode(File.ReadAllText(text)).Length;
+        int tokens = global::Cartan.Torch.Lm.LmTokenizer.Load(m).Encode(File.ReadAllText(text)).Length;
         Assert.InRange(tokens, 64, 4000);
 
         string outDir = Path.Combine(TempDir(), "pruned");
