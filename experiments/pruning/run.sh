@@ -6,7 +6,9 @@
 # Resumable: rows already in results.tsv are skipped. Runs niced (the machine is shared).
 #   experiments/pruning/run.sh                 the full experiment
 #   experiments/pruning/run.sh --random        the same pipeline on a random small LLaMA (a smoke test of the driver)
-# Extra arguments go to the driver (e.g. --seeds 0 --eval-tokens 8192 --calib-samples 64).
+# Extra arguments go to the driver (e.g. --only grid --patterns 0.5,2:4 --ecs none,col+row); the budgets are set with
+# PRUNING_SEEDS (0,1,2), PRUNING_CALIB_SAMPLES (16), PRUNING_EVAL_TOKENS (8192; 0 = the whole test split),
+# PRUNING_MODEL and PRUNING_OUT.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -26,5 +28,6 @@ done
 mkdir -p "$OUT"
 start=$(date -u +%s)
 nice -n 15 $DRIVER run --model "$MODEL" --calib "$DATA/calib.txt.gz" --test "$DATA/test.txt.gz" --out "$OUT" \
-  --seeds 0,1,2 --calib-samples 16 --seqlen 256 --eval-tokens 8192 --threads 1 "$@" 2>&1 | tee -a "$OUT/run.log"
+  --seeds "${PRUNING_SEEDS:-0,1,2}" --calib-samples "${PRUNING_CALIB_SAMPLES:-16}" --seqlen 256 \
+  --eval-tokens "${PRUNING_EVAL_TOKENS:-8192}" --threads 1 "$@" 2>&1 | tee -a "$OUT/run.log"
 echo "run.sh: finished in $(( $(date -u +%s) - start )) s" | tee -a "$OUT/run.log"
