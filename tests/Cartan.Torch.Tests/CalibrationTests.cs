@@ -331,6 +331,36 @@ public class CalibrationTests
     }
 
     [Fact]
+    public void Gpt2_hub_layout_without_prefix_in_bf16_is_calibrated_and_keeps_names_and_dtypes()
+    {
+        // The hub's gpt2 files name tensors without "transformer."; the network's weights map to them by alias.
+        var (m, ids) = Setup("gpt2");
+        string file = Path.Combine(m, "model.safetensors");
+        List<(string, long[], double[])> tensors;
+        using (var src = WeightSource.Open(file))
+            tensors = src.Tensors.Select(t => (t.Name.StartsWith("transformer.") ? t.Name["transformer.".Length..] : t.Name, t.Shape, t.ReadDoubles())).ToList();
+        Cartan.Formats.SafetensorsWriter.Write(file, tensors, Cartan.Tensors.DType.BF16, new Dictionary<string, string> { ["format"] = "pt" });
+        string before = Checksum(m);
+        string outDir = Path.Combine(TempDir(), "pruned");
+        var (code, _, err) = Cli("prune", m, "--method", "wanda", "--sparsity", "0.5", "--ec", "col+row", "--calib", ids, "--calib-samples", "4", "--seqlen", "12", "--out", outDir);
+        Assert.True(code == 0, err);
+        Assert.Equal(before, Checksum(m));
+        using var dense = WeightSource.Open(m);
+        using var pruned = WeightSource.Open(outDir);
+        Assert.Equal(dense.Tensors.Select(t => (t.Name, t.DType)), pruned.Tensors.Select(t => (t.Name, t.DType)));
+        int targets = 0;
+        foreach (var t in dense.Tensors)
+        {
+            var b = pruned.Find(t.Name)!.ReadDoubles();
+            if (!t.Name.EndsWith("c_attn.weight") && !t.Name.EndsWith("c_proj.weight") && !t.Name.EndsWith("c_fc.weight")) { Assert.Equal(t.ReadDoubles(), b); continue; }
+            Assert.StartsWith("h.", t.Name);
+            Assert.Equal(0.5, b.Count(v => v == 0) / (double)b.Length, 12);
+            targets++;
+        }
+        Assert.Equal(8, targets);
+    }
+
+    [Fact]
     public void Bad_calibrated_requests_exit_2_with_one_line_and_write_nothing()
     {
         var (m, ids) = Setup("llama");
