@@ -28,7 +28,8 @@ public static partial class Cli
           cartan prune MODEL --method magnitude|wanda|sparsegpt|cvr (--sparsity S | --pattern N:M) --out DIR
                 [--ec none|col|col+row] [--ec-lo 1] [--ec-hi 2] [--ec-uncentred] [--ec-act-weighted]
                 [--profile uniform|owl|spectral] [--profile-lambda 0.08] [--owl-m 5] [--spectral-metric ww|alpha_mle|tau|rq]
-                [--alpha 1] [--epsilon 1e-8] [--per-layer] [--blocksize 128] [--damp 0.01] [--calib-stats FILE.npz]
+                [--alpha 1] [--epsilon 1e-8] [--per-layer] [--blocksize 128] [--damp 0.01]
+                [--calib-stats FILE.npz | --calib TEXT [--calib-samples 128] [--seqlen N] [--seed 0] [--dense-inputs]]
           cartan --version
 
         MODEL is a file or folder: safetensors (single or *.safetensors.index.json), ONNX, tfjs model.json or
@@ -440,93 +441,28 @@ public static partial class Cli
 
     private static int PruneCommand(string[] argv, TextWriter stdout, TextWriter stderr)
     {
-        var a = Args.Parse(argv, new Dictionary<string, int>
-        {
-            ["--method"] = 1, ["--sparsity"] = 1, ["--pattern"] = 1, ["--ec"] = 1, ["--ec-lo"] = 1, ["--ec-hi"] = 1, ["--ec-uncentred"] = 0,
-            ["--ec-act-weighted"] = 0, ["--profile"] = 1, ["--profile-lambda"] = 1, ["--owl-m"] = 1, ["--spectral-metric"] = 1,
-            ["--alpha"] = 1, ["--epsilon"] = 1, ["--per-layer"] = 0, ["--blocksize"] = 1, ["--damp"] = 1, ["--calib-stats"] = 1,
-            ["--calib"] = 1, ["--calib-samples"] = 1, ["--seqlen"] = 1, ["--out"] = 1, ["--help"] = 0,
-        });
-        if (a.Has("--help")) { stdout.Write(Help); return ExitCodes.Ok; }
-        if (a.Positionals.Count != 1) throw new UsageException("prune needs one MODEL (a safetensors Hugging Face folder)");
-        string outDir = a.Get("--out") ?? throw new UsageException("prune needs --out DIR");
-        static double Num(Args a, string name, double def)
-        {
-            var v = a.Get(name);
-            if (v is null) return def;
-            if (!double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) || !double.IsFinite(d))
-                throw new UsageException($"{name} takes a number, got '{v}'");
-            return d;
-        }
-        Cartan.Pruning.PruneSettings settings;
-        try
-        {
-            var method = Cartan.Pruning.PruneSettings.ParseMethod(a.Get("--method") ?? throw new UsageException("prune needs --method magnitude|wanda|sparsegpt|cvr"));
-            if (a.Has("--sparsity") == a.Has("--pattern")) throw new UsageException("prune needs exactly one of --sparsity S and --pattern N:M");
-            var pattern = a.Get("--pattern") is string p ? Cartan.Pruning.SparsityPattern.ParseNM(p)
-                : Cartan.Pruning.SparsityPattern.Unstructured(Num(a, "--sparsity", double.NaN));
-            var profileKind = a.Get("--profile") switch
-            {
-                null or "uniform" => Cartan.Pruning.ProfileKind.Uniform,
-                "owl" => Cartan.Pruning.ProfileKind.Owl,
-                "spectral" => Cartan.Pruning.ProfileKind.Spectral,
-                var v => throw new UsageException($"--profile takes uniform, owl or spectral, got '{v}'"),
-            };
-            settings = new Cartan.Pruning.PruneSettings
-            {
-                Method = method, Pattern = pattern, PerLayer = a.Has("--per-layer"),
-                Cvr = new Cartan.Pruning.CvrOptions { Alpha = Num(a, "--alpha", 1.0), Epsilon = Num(a, "--epsilon", 1e-8) },
-                Ec = new Cartan.Pruning.EcOptions
-                {
-                    Mode = Cartan.Pruning.EcOptions.ParseMode(a.Get("--ec") ?? "none"), RLo = Num(a, "--ec-lo", 1), RHi = Num(a, "--ec-hi", 2),
-                    Uncentred = a.Has("--ec-uncentred"), ActivationWeightedRows = a.Has("--ec-act-weighted"),
-                },
-                SparseGpt = new Cartan.Pruning.SparseGptOptions { BlockSize = a.GetInt("--blocksize", 1) ?? 128, PercDamp = Num(a, "--damp", 0.01) },
-                Profile = new Cartan.Pruning.PruneProfileOptions
-                {
-                    Kind = profileKind, Lambda = Num(a, "--profile-lambda", 0.08), OwlM = Num(a, "--owl-m", 5),
-                    Metric = Cartan.Pruning.SparsityProfiles.ParseMetric(a.Get("--spectral-metric") ?? "ww"),
-                },
-            };
-            if (settings.Cvr.Alpha < 0 || settings.Cvr.Epsilon < 0) throw new UsageException("--alpha and --epsilon must be ≥ 0");
-            if (!(settings.Ec.RLo > 0 && settings.Ec.RHi >= settings.Ec.RLo)) throw new UsageException("EC clamp needs 0 < --ec-lo ≤ --ec-hi");
-            if (settings.Profile.Lambda < 0 || settings.Profile.OwlM <= 0) throw new UsageException("--profile-lambda must be ≥ 0 and --owl-m > 0");
-            if (settings.SparseGpt.PercDamp < 0) throw new UsageException("--damp must be ≥ 0");
-            if (settings.PerLayer && method != Cartan.Pruning.PruneMethod.Magnitude) throw new UsageException("--per-layer applies to --method magnitude only");
-            if (pattern.IsNM && profileKind != Cartan.Pruning.ProfileKind.Uniform) throw new UsageException("--profile owl|spectral applies to --sparsity only, not to N:M");
-            if (pattern.IsNM && method == Cartan.Pruning.PruneMethod.SparseGpt && settings.SparseGpt.BlockSize % pattern.M != 0)
-                throw new UsageException($"--blocksize {settings.SparseGpt.BlockSize} is not a multiple of M = {pattern.M}");
-        }
-        catch (ArgumentException e) { throw new UsageException(e.Message); }
-        // Calibration from text runs the network: the TorchSharp plugin parses the same options and prunes.
-        if (a.Has("--calib")) return TorchPlugin.Run("prune", argv, stdout, stderr);
-        if (settings.NeedsCalibration && !a.Has("--calib-stats"))
-            throw new UsageException($"{Cartan.Pruning.PruneSettings.MethodName(settings.Method)}{(settings.Profile.Kind == Cartan.Pruning.ProfileKind.Owl ? " with the OWL profile" : "")} needs calibration: pass --calib TEXT (runs the model with the TorchSharp plugin) or --calib-stats FILE.npz");
-
-        string modelPath = a.Positionals[0];
-        if (!Directory.Exists(modelPath) && !File.Exists(modelPath)) throw new CartanFormatException(modelPath, "no such file or folder");
-        string inputDir = Directory.Exists(modelPath) ? Path.GetFullPath(modelPath) : Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
-        try { Cartan.Pruning.PrunedModelWriter.CheckOutput(inputDir, Path.GetFullPath(outDir).TrimEnd(Path.DirectorySeparatorChar)); }
-        catch (ArgumentException e) { throw new UsageException(e.Message); }
-        var stats = a.Get("--calib-stats") is string cs ? Cartan.Pruning.CalibrationStatsFile.Read(cs) : null;
+        if (Cartan.Pruning.PruneArguments.WantsHelp(argv)) { stdout.Write(Help); return ExitCodes.Ok; }
+        var req = Cartan.Pruning.PruneArguments.Parse(argv);
+        // Calibration from text runs the network: the TorchSharp plugin parses the same options (PruneArguments) and prunes.
+        if (req.CalibText is not null) return TorchPlugin.Run("prune", argv, stdout, stderr);
+        var settings = req.Settings;
+        Cartan.Pruning.PruneArguments.CheckPaths(req);
+        var stats = req.CalibStatsFile is string cs ? Cartan.Pruning.CalibrationStatsFile.Read(cs) : null;
 
         var sw = Stopwatch.StartNew();
-        using var model = WeightSource.Open(modelPath);
-        if (model.Format != "safetensors") throw new UsageException($"prune writes safetensors Hugging Face folders; {modelPath} is {model.Format}");
+        using var model = WeightSource.Open(req.ModelPath);
+        if (model.Format != "safetensors") throw new UsageException($"prune writes safetensors Hugging Face folders; {req.ModelPath} is {model.Format}");
         var graph = ModelGraph.Build(model, new GraphOptions { InferPairs = false });
         Cartan.Pruning.ModelPruneResult run;
         try { run = Cartan.Pruning.Pruner.PruneModel(model, graph, settings, stats); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         var replaced = new Dictionary<string, double[]>(StringComparer.Ordinal);
         for (int k = 0; k < run.Targets.Count; k++) replaced[run.Targets[k].TensorName] = Cartan.Pruning.Pruner.ToStored(run.Targets[k], run.Layers[k].Weights);
-        string calib = stats is null ? "none (weights only)" : $"statistics from {Path.GetFileName(a.Get("--calib-stats"))}";
+        string calib = stats is null ? "none (weights only)" : $"statistics from {Path.GetFileName(req.CalibStatsFile)}";
         string report = Cartan.Pruning.PruneReport.ToJson(run, settings, model.Source, sw.Elapsed.TotalSeconds, calib);
-        try { Cartan.Pruning.PrunedModelWriter.Write(model, replaced, outDir, new Dictionary<string, string> { ["prune.json"] = report }); }
+        try { Cartan.Pruning.PrunedModelWriter.Write(model, replaced, req.OutDir, new Dictionary<string, string> { ["prune.json"] = report }); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
-        long total = run.Targets.Sum(t => (long)t.Rows * t.Cols);
-        double kept = run.Layers.Select((l, k) => l.KeptFraction * run.Targets[k].Rows * run.Targets[k].Cols).Sum() / total;
-        stdout.WriteLine($"cartan: pruned {run.Targets.Count} matrices ({total} weights) with {Cartan.Pruning.PruneSettings.MethodName(settings.Method)} " +
-            $"{settings.Pattern}, EC {Cartan.Pruning.EcOptions.ModeName(settings.Ec.Mode)}: sparsity {(1 - kept).ToString("F4", System.Globalization.CultureInfo.InvariantCulture)}; wrote {outDir}");
+        stdout.WriteLine(Cartan.Pruning.PruneArguments.Summary(run, settings, req.OutDir));
         return ExitCodes.Ok;
     }
 

@@ -9,9 +9,9 @@ namespace Cartan.Torch;
 /// Conv1D layout [in, out], GELU with the tanh approximation ("gelu_new"), head tied to the token embeddings.
 /// Reads checkpoints with or without the "transformer." prefix; writes it. forward: ids [B, T] → logits [B, T, vocab].
 /// </summary>
-public sealed class Gpt2Model : HfModule
+public sealed class Gpt2Model : HfModule, Pruning.IBlockDecoder
 {
-    private sealed record Block(Parameter Ln1W, Parameter Ln1B, Parameter AttnW, Parameter AttnB, Parameter ProjW, Parameter ProjB,
+    private sealed record Block(string Prefix, Parameter Ln1W, Parameter Ln1B, Parameter AttnW, Parameter AttnB, Parameter ProjW, Parameter ProjB,
         Parameter Ln2W, Parameter Ln2B, Parameter FcW, Parameter FcB, Parameter Fc2W, Parameter Fc2B);
 
     private readonly Parameter _wte, _wpe, _lnfW, _lnfB;
@@ -46,7 +46,7 @@ public sealed class Gpt2Model : HfModule
         for (int i = 0; i < layers; i++)
         {
             string p = $"transformer.h.{i}.";
-            _blocks[i] = new Block(
+            _blocks[i] = new Block(p,
                 Weight(p + "ln_1.weight", Embd), Weight(p + "ln_1.bias", Embd),
                 Weight(p + "attn.c_attn.weight", Embd, 3L * Embd), Weight(p + "attn.c_attn.bias", 3L * Embd),
                 Weight(p + "attn.c_proj.weight", Embd, Embd), Weight(p + "attn.c_proj.bias", Embd),
@@ -74,23 +74,47 @@ public sealed class Gpt2Model : HfModule
 
     public override Tensor forward(Tensor ids)
     {
+        using var scope = NewDisposeScope();
+        var h = EmbedInputs(ids);
+        var mask = CausalMask(ids.shape[1]);
+        foreach (var b in _blocks) h = RunBlock(b, h, mask, null);
+        var logits = matmul(LayerNorm(h, _lnfW, _lnfB, Eps), _wte.t());
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    public int BlockCount => _blocks.Length;
+
+    public Tensor EmbedInputs(Tensor ids)
+    {
         if (ids.dim() != 2) throw new ArgumentException("token ids must be [batch, time]");
         long T = ids.shape[1];
         if (T > Positions) throw new ArgumentException($"{T} tokens exceed n_positions {Positions}");
         using var scope = NewDisposeScope();
-        var mask = CausalMask(T);
         var pos = arange(0, T, dtype: ScalarType.Int64);
-        var h = Embed(_wte, ids).add(Embed(_wpe, pos));
-        foreach (var b in _blocks)
-        {
-            var a = LayerNorm(h, b.Ln1W, b.Ln1B, Eps);
-            var qkv = Conv1D(a, b.AttnW, b.AttnB).split(Embd, 2);
-            var o = MergeHeads(Attention(SplitHeads(qkv[0], Heads), SplitHeads(qkv[1], Heads), SplitHeads(qkv[2], Heads), mask));
-            h = h.add(Conv1D(o, b.ProjW, b.ProjB));
-            var m = LayerNorm(h, b.Ln2W, b.Ln2B, Eps);
-            h = h.add(Conv1D(GeluTanh(Conv1D(m, b.FcW, b.FcB)), b.Fc2W, b.Fc2B));
-        }
-        var logits = matmul(LayerNorm(h, _lnfW, _lnfB, Eps), _wte.t());
-        return logits.MoveToOuterDisposeScope();
+        return Embed(_wte, ids).add(Embed(_wpe, pos)).MoveToOuterDisposeScope();
+    }
+
+    public Tensor ForwardBlock(int block, Tensor hidden, Pruning.LinearInputTap? tap = null)
+    {
+        if ((uint)block >= (uint)_blocks.Length) throw new ArgumentOutOfRangeException(nameof(block));
+        using var scope = NewDisposeScope();
+        var mask = CausalMask(hidden.shape[1]);
+        return RunBlock(_blocks[block], hidden, mask, tap).MoveToOuterDisposeScope();
+    }
+
+    private Tensor RunBlock(Block b, Tensor h, Tensor mask, Pruning.LinearInputTap? tap)
+    {
+        string p = b.Prefix;
+        var a = LayerNorm(h, b.Ln1W, b.Ln1B, Eps);
+        tap?.Invoke([p + "attn.c_attn.weight"], a);
+        var qkv = Conv1D(a, b.AttnW, b.AttnB).split(Embd, 2);
+        var o = MergeHeads(Attention(SplitHeads(qkv[0], Heads), SplitHeads(qkv[1], Heads), SplitHeads(qkv[2], Heads), mask));
+        tap?.Invoke([p + "attn.c_proj.weight"], o);
+        h = h.add(Conv1D(o, b.ProjW, b.ProjB));
+        var m = LayerNorm(h, b.Ln2W, b.Ln2B, Eps);
+        tap?.Invoke([p + "mlp.c_fc.weight"], m);
+        var f = GeluTanh(Conv1D(m, b.FcW, b.FcB));
+        tap?.Invoke([p + "mlp.c_proj.weight"], f);
+        return h.add(Conv1D(f, b.Fc2W, b.Fc2B));
     }
 }

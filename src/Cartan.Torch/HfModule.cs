@@ -32,6 +32,9 @@ public abstract class HfModule : nn.Module<Tensor, Tensor>
     /// <summary>Other names a checkpoint may use for a weight (e.g. GPT-2's hub files drop "transformer.").</summary>
     protected virtual IEnumerable<string> Aliases(string hfName) => [];
 
+    /// <summary>The names a checkpoint may give the weight <paramref name="hfName"/>: the HF name, then its aliases.</summary>
+    public IEnumerable<string> CheckpointNames(string hfName) => Aliases(hfName).Prepend(hfName);
+
     protected Parameter Weight(string hfName, params long[] shape)
     {
         var p = new Parameter(zeros(shape, dtype: DType), requires_grad: true);

@@ -1,4 +1,5 @@
 using Cartan.Formats;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -9,9 +10,9 @@ namespace Cartan.Torch;
 /// grouped-query attention (key/value head j serves query heads j·r … j·r+r−1), SwiGLU, optional tied head.
 /// forward: token ids [B, T] (int64) → logits [B, T, vocab].
 /// </summary>
-public sealed class LlamaModel : HfModule
+public sealed class LlamaModel : HfModule, Pruning.IBlockDecoder
 {
-    private sealed record Layer(Parameter InNorm, Parameter Q, Parameter K, Parameter V, Parameter O,
+    private sealed record Layer(string Prefix, Parameter InNorm, Parameter Q, Parameter K, Parameter V, Parameter O,
         Parameter PostNorm, Parameter Gate, Parameter Up, Parameter Down);
 
     private readonly Parameter _embed, _norm, _head;
@@ -54,7 +55,7 @@ public sealed class LlamaModel : HfModule
         for (int i = 0; i < layers; i++)
         {
             string p = $"model.layers.{i}.";
-            _layers[i] = new Layer(
+            _layers[i] = new Layer(p,
                 Weight(p + "input_layernorm.weight", Hidden),
                 Weight(p + "self_attn.q_proj.weight", (long)Heads * HeadDim, Hidden),
                 Weight(p + "self_attn.k_proj.weight", (long)KvHeads * HeadDim, Hidden),
@@ -71,9 +72,13 @@ public sealed class LlamaModel : HfModule
 
     private Tensor RmsNorm(Tensor x, Parameter w)
     {
-        using var sq = x.pow(2);
+        // No implicit Scalars here: a temporary Scalar can be finalised by the GC while libtorch still reads it
+        // (seen as "INTERNAL ASSERT FAILED at Scalar.h" in pow under allocation pressure); square() needs none and
+        // the epsilon Scalar is kept alive by its using.
+        using var sq = x.square();
         using var ms = sq.mean([-1], keepdim: true);
-        using var me = ms.add(Eps);
+        using var eps = Eps.ToScalar();
+        using var me = ms.add(eps);
         using var r = me.rsqrt();
         using var n = x.mul(r);
         return n.mul(w);
@@ -109,28 +114,53 @@ public sealed class LlamaModel : HfModule
 
     public override Tensor forward(Tensor ids)
     {
-        if (ids.dim() != 2) throw new ArgumentException("token ids must be [batch, time]");
-        long T = ids.shape[1];
-        if (T > MaxPositions) throw new ArgumentException($"{T} tokens exceed max_position_embeddings {MaxPositions}");
         using var scope = NewDisposeScope();
+        var h = EmbedInputs(ids);
+        long T = ids.shape[1];
         var (cos, sin) = Rotary(T);
         var mask = CausalMask(T);
-        int rep = Heads / KvHeads;
-        var h = Embed(_embed, ids);
-        foreach (var l in _layers)
-        {
-            var a = RmsNorm(h, l.InNorm);
-            var q = Rope(SplitHeads(Linear(a, l.Q), Heads), cos, sin);
-            var k = Rope(SplitHeads(Linear(a, l.K), KvHeads), cos, sin);
-            var v = SplitHeads(Linear(a, l.V), KvHeads);
-            if (rep > 1) { k = k.repeat_interleave(rep, 1); v = v.repeat_interleave(rep, 1); }
-            var o = MergeHeads(Attention(q, k, v, mask));
-            h = h.add(Linear(o, l.O));
-            var m = RmsNorm(h, l.PostNorm);
-            var gate = nn.functional.silu(Linear(m, l.Gate));
-            h = h.add(Linear(gate.mul(Linear(m, l.Up)), l.Down));
-        }
+        foreach (var l in _layers) h = Block(l, h, cos, sin, mask, null);
         var logits = Linear(RmsNorm(h, _norm), _head);
         return logits.MoveToOuterDisposeScope();
+    }
+
+    public int BlockCount => _layers.Length;
+
+    public Tensor EmbedInputs(Tensor ids)
+    {
+        if (ids.dim() != 2) throw new ArgumentException("token ids must be [batch, time]");
+        if (ids.shape[1] > MaxPositions) throw new ArgumentException($"{ids.shape[1]} tokens exceed max_position_embeddings {MaxPositions}");
+        return Embed(_embed, ids);
+    }
+
+    public Tensor ForwardBlock(int block, Tensor hidden, Pruning.LinearInputTap? tap = null)
+    {
+        if ((uint)block >= (uint)_layers.Length) throw new ArgumentOutOfRangeException(nameof(block));
+        using var scope = NewDisposeScope();
+        long T = hidden.shape[1];
+        var (cos, sin) = Rotary(T);
+        var mask = CausalMask(T);
+        return Block(_layers[block], hidden, cos, sin, mask, tap).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Block(Layer l, Tensor h, Tensor cos, Tensor sin, Tensor mask, Pruning.LinearInputTap? tap)
+    {
+        int rep = Heads / KvHeads;
+        string p = l.Prefix;
+        var a = RmsNorm(h, l.InNorm);
+        tap?.Invoke([p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight"], a);
+        var q = Rope(SplitHeads(Linear(a, l.Q), Heads), cos, sin);
+        var k = Rope(SplitHeads(Linear(a, l.K), KvHeads), cos, sin);
+        var v = SplitHeads(Linear(a, l.V), KvHeads);
+        if (rep > 1) { k = k.repeat_interleave(rep, 1); v = v.repeat_interleave(rep, 1); }
+        var o = MergeHeads(Attention(q, k, v, mask));
+        tap?.Invoke([p + "self_attn.o_proj.weight"], o);
+        h = h.add(Linear(o, l.O));
+        var m = RmsNorm(h, l.PostNorm);
+        tap?.Invoke([p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"], m);
+        var gate = nn.functional.silu(Linear(m, l.Gate));
+        var gu = gate.mul(Linear(m, l.Up));
+        tap?.Invoke([p + "mlp.down_proj.weight"], gu);
+        return h.add(Linear(gu, l.Down));
     }
 }

@@ -23,6 +23,7 @@ public static class TorchCommands
             ["torch-info"] = TorchInfo,
             ["train-lm"] = TrainLmCommand.Run,
             ["eval"] = EvalCommand.Run,
+            ["prune"] = PruneCommand.Run,
         };
 
     /// <summary>Runs one command; never throws (errors become one line on stderr and an exit code).</summary>
@@ -43,6 +44,11 @@ public static class TorchCommands
             return handler(argv, stdout, stderr);
         }
         catch (TorchUsageException e)
+        {
+            stderr.WriteLine($"cartan: {OneLine(e.Message)} (see cartan --help)");
+            return Usage;
+        }
+        catch (Cartan.Engine.UsageException e) // shared option parsers of the library (e.g. PruneArguments)
         {
             stderr.WriteLine($"cartan: {OneLine(e.Message)} (see cartan --help)");
             return Usage;

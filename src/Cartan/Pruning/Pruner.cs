@@ -171,27 +171,52 @@ public static class Pruner
         IReadOnlyDictionary<string, CalibrationStats>? stats = null, Action<PruneTarget, LayerPruneResult>? progress = null)
     {
         var targets = Targets(model, graph);
-        if (targets.Count == 0) throw new ArgumentException("the model has no prunable 2-D weights");
-        if (settings.Pattern.IsNM && settings.Profile.Kind != ProfileKind.Uniform)
-            throw new ArgumentException("layerwise profiles apply to unstructured sparsity only (N:M is fixed per group)");
-        CalibrationStats? StatsOf(PruneTarget t)
-        {
-            if (stats is null) return null;
-            return CalibrationStatsFile.Find(stats, t.TensorName);
-        }
+        CheckRequest(targets, settings);
+        CalibrationStats? StatsOf(PruneTarget t) => stats is null ? null : CalibrationStatsFile.Find(stats, t.TensorName);
         if (settings.NeedsCalibration)
         {
             if (stats is null) throw new ArgumentException($"{PruneSettings.MethodName(settings.Method)} needs calibration statistics");
             foreach (var t in targets)
                 if (StatsOf(t) is null) throw new ArgumentException($"the calibration statistics have no entry for '{t.TensorName}'");
         }
+        var plan = Allocate(model, targets, settings, StatsOf);
+        var results = new List<LayerPruneResult>(targets.Count);
+        for (int k = 0; k < targets.Count; k++)
+        {
+            var t = targets[k];
+            var r = PruneMatrix(Load(model, t), t.Rows, t.Cols, plan.SparsityOf(k), settings, StatsOf(t));
+            results.Add(r);
+            progress?.Invoke(t, r);
+        }
+        return plan.Result(results);
+    }
 
+    /// <summary>Rejects requests no model can satisfy: no targets, or N:M with a non-uniform profile.</summary>
+    public static void CheckRequest(IReadOnlyList<PruneTarget> targets, PruneSettings settings)
+    {
+        if (targets.Count == 0) throw new ArgumentException("the model has no prunable 2-D weights");
+        if (settings.Pattern.IsNM && settings.Profile.Kind != ProfileKind.Uniform)
+            throw new ArgumentException("layerwise profiles apply to unstructured sparsity only (N:M is fixed per group)");
+    }
+
+    /// <summary>
+    /// The layerwise sparsity of every target under the settings' profile (methods.md §5, issue 10 item 3): units are
+    /// decoder blocks when every target has a block index, else single layers. OWL reads the Wanda scores of the dense
+    /// weights with <paramref name="statsOf"/> (which must then answer for every target); the spectral profile reads
+    /// only the weights; uniform reads nothing. Used by <see cref="PruneModel"/> and by block-sequential calibration,
+    /// which prunes the targets one block at a time with <see cref="PruneMatrix"/>.
+    /// </summary>
+    public static PruneAllocation Allocate(WeightModel model, IReadOnlyList<PruneTarget> targets, PruneSettings settings,
+        Func<PruneTarget, CalibrationStats?> statsOf)
+    {
+        CheckRequest(targets, settings);
         bool byBlock = targets.All(t => t.Block is not null);
-        var unitOf = targets.Select(t => byBlock ? $"block {t.Block}" : t.TensorName).ToList();
-        var units = unitOf.Distinct().ToList();
+        var unitNames = targets.Select(t => byBlock ? $"block {t.Block}" : t.TensorName).ToList();
+        var units = unitNames.Distinct().ToList();
         var unitIndex = units.Select((u, i) => (u, i)).ToDictionary(x => x.u, x => x.i);
+        var unitOf = unitNames.Select(u => unitIndex[u]).ToArray();
         var unitParams = new long[units.Count];
-        for (int k = 0; k < targets.Count; k++) unitParams[unitIndex[unitOf[k]]] += (long)targets[k].Rows * targets[k].Cols;
+        for (int k = 0; k < targets.Count; k++) unitParams[unitOf[k]] += (long)targets[k].Rows * targets[k].Cols;
 
         double s = settings.Pattern.Nominal;
         double[] unitSparsity;
@@ -200,15 +225,14 @@ public static class Pruner
         {
             case ProfileKind.Owl:
             {
-                var outliers = new long[units.Count];
-                var total = new long[units.Count];
                 // OWL pools the Wanda scores of all layers of the unit and counts those above M × the pooled mean.
                 var pooled = new List<double>[units.Count];
                 for (int u = 0; u < units.Count; u++) pooled[u] = [];
                 for (int k = 0; k < targets.Count; k++)
                 {
                     var t = targets[k];
-                    pooled[unitIndex[unitOf[k]]].AddRange(Scores.Wanda(Load(model, t), t.Rows, t.Cols, StatsOf(t)!.L2Norms()));
+                    var st = statsOf(t) ?? throw new ArgumentException($"the OWL profile needs calibration statistics for '{t.TensorName}'");
+                    pooled[unitOf[k]].AddRange(Scores.Wanda(Load(model, t), t.Rows, t.Cols, st.L2Norms()));
                 }
                 var ratios = new double[units.Count];
                 for (int u = 0; u < units.Count; u++) { ratios[u] = SparsityProfiles.OutlierRatio(pooled[u].ToArray(), settings.Profile.OwlM); unitMetric[u] = ratios[u]; }
@@ -224,7 +248,7 @@ public static class Pruner
                     var t = targets[k];
                     var sigma = Lapack.SingularValues(Load(model, t), t.Rows, t.Cols);
                     if (SparsityProfiles.HeavyTail(sigma, t.Rows, t.Cols, settings.Profile.Metric) is double h && double.IsFinite(h))
-                    { sums[unitIndex[unitOf[k]]] += h; counts[unitIndex[unitOf[k]]]++; }
+                    { sums[unitOf[k]] += h; counts[unitOf[k]]++; }
                 }
                 for (int u = 0; u < units.Count; u++) unitMetric[u] = counts[u] > 0 ? sums[u] / counts[u] : null;
                 unitSparsity = SparsityProfiles.Spectral(unitMetric, unitParams, s, settings.Profile.Lambda);
@@ -234,15 +258,21 @@ public static class Pruner
                 unitSparsity = SparsityProfiles.Uniform(units.Count, s);
                 break;
         }
+        return new PruneAllocation(targets, unitOf, units, unitSparsity, unitMetric, byBlock ? "block" : "layer");
+    }
+}
 
-        var results = new List<LayerPruneResult>(targets.Count);
-        for (int k = 0; k < targets.Count; k++)
-        {
-            var t = targets[k];
-            var r = PruneMatrix(Load(model, t), t.Rows, t.Cols, unitSparsity[unitIndex[unitOf[k]]], settings, StatsOf(t));
-            results.Add(r);
-            progress?.Invoke(t, r);
-        }
-        return new ModelPruneResult(targets, results, units, unitSparsity, unitMetric, byBlock ? "block" : "layer");
+/// <summary>The per-target sparsity a profile allocated (see <see cref="Pruner.Allocate"/>).</summary>
+public sealed record PruneAllocation(IReadOnlyList<PruneTarget> Targets, IReadOnlyList<int> UnitOf, IReadOnlyList<string> Units,
+    IReadOnlyList<double> UnitSparsity, IReadOnlyList<double?> UnitMetric, string UnitKind)
+{
+    /// <summary>The sparsity allocated to target <paramref name="k"/>.</summary>
+    public double SparsityOf(int k) => UnitSparsity[UnitOf[k]];
+
+    /// <summary>The model result for these targets, given one layer result per target in order.</summary>
+    public ModelPruneResult Result(IReadOnlyList<LayerPruneResult> layers)
+    {
+        if (layers.Count != Targets.Count) throw new ArgumentException($"{layers.Count} layer results for {Targets.Count} targets");
+        return new ModelPruneResult(Targets, layers, Units, UnitSparsity, UnitMetric, UnitKind);
     }
 }

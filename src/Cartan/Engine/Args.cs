@@ -1,6 +1,7 @@
-namespace Cartan.Cli;
+namespace Cartan.Engine;
 
-/// <summary>Bad command line: printed as one line, exit code 2.</summary>
+/// <summary>Bad command line: printed as one line, exit code 2. Lives in the library so that the CLI and the TorchSharp
+/// plugin parse shared option sets (e.g. <see cref="Cartan.Pruning.PruneArguments"/>) with one parser.</summary>
 public sealed class UsageException(string message) : Exception(message);
 
 /// <summary>A small, strict argument parser: options are declared, unknown ones are usage errors.</summary>
