@@ -116,7 +116,7 @@ public abstract class HfModule : nn.Module<Tensor, Tensor>
     /// <summary>x [B, h, T, d] attends to k, v [B, h, S, d]; <paramref name="bias"/> is added to the scores.</summary>
     protected static Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? bias)
     {
-        double scale = 1.0 / Math.Sqrt(q.shape[^1]);
+        using var scale = (1.0 / Math.Sqrt(q.shape[^1])).ToScalar(); // kept alive (see Constant)
         using var kt = k.transpose(-1, -2);
         using var raw = matmul(q, kt);
         using var s = raw.mul(scale);
@@ -151,26 +151,33 @@ public abstract class HfModule : nn.Module<Tensor, Tensor>
     protected static Tensor LayerNorm(Tensor x, Parameter w, Parameter b, double eps) =>
         nn.functional.layer_norm(x, [x.shape[^1]], w, b, eps);
 
+    // Scalars of the constants of the forward passes, made once and never freed. A Scalar made on the fly by an
+    // implicit conversion (x.mul(0.5)) can be finalised by the GC while libtorch still reads it; under allocation
+    // pressure that showed up as "INTERNAL ASSERT FAILED ... Scalar.h" in a pow during the pruning experiment.
+    private static readonly Scalar Half = 0.5.ToScalar(), One = 1.0.ToScalar(), InvSqrt2 = (1.0 / Math.Sqrt(2.0)).ToScalar(),
+        GeluCubic = 0.044715.ToScalar(), SqrtTwoOverPi = Math.Sqrt(2.0 / Math.PI).ToScalar();
+
     /// <summary>HF "gelu": exact, with erf.</summary>
     protected static Tensor GeluErf(Tensor x)
     {
-        using var s = x.mul(1.0 / Math.Sqrt(2.0));
+        using var s = x.mul(InvSqrt2);
         using var e = s.erf();
-        using var e1 = e.add(1.0);
-        using var h = x.mul(0.5);
+        using var e1 = e.add(One);
+        using var h = x.mul(Half);
         return h.mul(e1);
     }
 
     /// <summary>HF "gelu_new" (GPT-2): 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))).</summary>
     protected static Tensor GeluTanh(Tensor x)
     {
-        using var x3 = x.pow(3);
-        using var c = x3.mul(0.044715);
+        using var x2 = x.square();
+        using var x3 = x2.mul(x);
+        using var c = x3.mul(GeluCubic);
         using var inner = x.add(c);
-        using var sc = inner.mul(Math.Sqrt(2.0 / Math.PI));
+        using var sc = inner.mul(SqrtTwoOverPi);
         using var th = sc.tanh();
-        using var t1 = th.add(1.0);
-        using var h = x.mul(0.5);
+        using var t1 = th.add(One);
+        using var h = x.mul(Half);
         return h.mul(t1);
     }
 }

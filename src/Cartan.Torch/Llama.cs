@@ -87,9 +87,12 @@ public sealed class LlamaModel : HfModule, Pruning.IBlockDecoder
     /// <summary>cos, sin tables [T, HeadDim] for positions 0..T−1 (HF: emb = cat(freqs, freqs)).</summary>
     private (Tensor cos, Tensor sin) Rotary(long t)
     {
+        // Scalars held by usings, not made on the fly (see HfModule's constants).
+        using var headDim = ((double)HeadDim).ToScalar();
+        using var theta = RopeTheta.ToScalar();
         using var idx = arange(0, HeadDim, 2, dtype: ScalarType.Float64);
-        using var expo = idx.div((double)HeadDim);
-        using var basis = full(1, RopeTheta, dtype: ScalarType.Float64);
+        using var expo = idx.div(headDim);
+        using var basis = full(1, theta, dtype: ScalarType.Float64);
         using var pw = basis.pow(expo);
         using var inv = pw.reciprocal();
         using var pos = arange(0, t, dtype: ScalarType.Float64);
