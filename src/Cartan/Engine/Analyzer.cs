@@ -188,7 +188,13 @@ public static class Analyzer
             void Over(int i, long need) => o.Notice?.Invoke(
                 $"{name(i)} needs about {need / (1024 * 1024)} MiB, more than --max-memory {o.MaxMemory / (1024 * 1024)} MiB: it runs alone");
             Linalg.Lapack.Threads = Math.Max(1, o.Parallelism);
-            JobScheduler.Run(large.Count, 1, j => bytes(large[j]), o.MaxMemory, j => run(large[j]), (j, need) => Over(large[j], need));
+            JobScheduler.Run(large.Count, 1, j => bytes(large[j]), o.MaxMemory, j =>
+            {
+                run(large[j]);
+                // A large job leaves hundreds of MB of float64 buffers behind; collect them before the next one allocates
+                // its own, so the resident set stays near one job's working set (a 7B block: 1.8 GiB → see bench/README).
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            }, (j, need) => Over(large[j], need));
             Linalg.Lapack.Threads = 1;
             JobScheduler.Run(small.Count, o.Parallelism, j => bytes(small[j]), o.MaxMemory, j => run(small[j]), (j, need) => Over(small[j], need));
         }
@@ -435,22 +441,25 @@ public static class Analyzer
         {
             _states = states;
             _o = o;
-            foreach (var (l, v) in uses) _refs.AddOrUpdate((l.Name, v), 1, (_, c) => c + 1);
+            foreach (var (l, v) in uses) _refs.AddOrUpdate(Key(l, v), 1, (_, c) => c + 1);
         }
+
+        // A dense layer is the same matrix in every view, so its reading (In) and writing (Out) interfaces share one entry.
+        private static (string, MatrixView) Key(LayerSpec l, MatrixView v) => (l.Name, l.IsConv ? v : MatrixView.Out);
 
         /// <summary>Singular values of the layer in view <paramref name="v"/> (its analysed spectrum unless a convolution is seen differently).</summary>
         public double[] Sigma(LayerSpec l, MatrixView v, double[] w)
         {
             if (!(l.IsConv && v != l.View)) return _states[l.Name].Sigma;
             var (r, c) = l.ShapeIn(v);
-            return _sigma.GetOrAdd((l.Name, v), _ => new Lazy<double[]>(() => Linalg.Lapack.SingularValues(w, r, c))).Value;
+            return _sigma.GetOrAdd(Key(l, v), _ => new Lazy<double[]>(() => Linalg.Lapack.SingularValues(w, r, c))).Value;
         }
 
         /// <summary>The top-<paramref name="k"/> SVD of the layer in view <paramref name="v"/>.</summary>
         public Linalg.SvdResult Svd(LayerSpec l, MatrixView v, double[] w, int k)
         {
             var (r, c) = l.ShapeIn(v);
-            var full = _svd.GetOrAdd((l.Name, v), _ => new Lazy<Linalg.SvdResult>(() =>
+            var full = _svd.GetOrAdd(Key(l, v), _ => new Lazy<Linalg.SvdResult>(() =>
             {
                 // K ≥ every interface's window: min(r,c) ∧ max(min(MaxGrid, max(r,c)), r_q).
                 int kCap = Math.Min(Math.Min(r, c), Math.Max(Math.Min(_o.Flag.MaxGrid, Math.Max(r, c)), InterfaceTransport.EffectiveRank(Sigma(l, v, w), _o.Transport.Q)));
@@ -461,9 +470,10 @@ public static class Analyzer
 
         public void Release(LayerSpec l, MatrixView v)
         {
-            if (_refs.AddOrUpdate((l.Name, v), 0, (_, c) => c - 1) > 0) return;
-            _sigma.TryRemove((l.Name, v), out _);
-            _svd.TryRemove((l.Name, v), out _);
+            var key = Key(l, v);
+            if (_refs.AddOrUpdate(key, 0, (_, c) => c - 1) > 0) return;
+            _sigma.TryRemove(key, out _);
+            _svd.TryRemove(key, out _);
         }
     }
 
