@@ -92,6 +92,17 @@ public class ResNetTests(ITestOutputHelper log)
             var x = reference.Double("pixel_values", ScalarType.Float32);
             using var _ = no_grad();
             Assert.True(a.forward(x).equal(b.forward(x)).all().item<bool>(), "reloaded model gives different logits");
+
+            // the saved folder is an ordinary HF folder for the analysis side: every conv and the classifier analysed
+            string json = Path.Combine(dir, "analysis.json");
+            var (o, e) = (new StringWriter(), new StringWriter());
+            int code = Cartan.Cli.Cli.Run(["analyze", Path.Combine(dir, "saved"), "--spectra-only", "--json", json, "--quiet"], o, e);
+            Assert.True(code == 0, $"analyze exit {code}: {e}");
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+            var layers = doc.RootElement.GetProperty("layers").EnumerateArray().Select(l => l.GetProperty("name").GetString()!).ToList();
+            Assert.Contains("resnet.embedder.embedder.convolution.weight", layers);
+            Assert.Contains("resnet.encoder.stages.0.layers.0.layer.1.convolution.weight", layers);
+            Assert.Contains("classifier.1.weight", layers);
         }
         finally
         {
