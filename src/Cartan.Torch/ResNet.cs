@@ -69,9 +69,11 @@ public sealed class ResNetModel : HfModule
         if (act != "relu") throw new CartanFormatException(c.Source, $"hidden_act '{act}' is not supported (relu)");
         DownsampleInFirstStage = c.Bool("downsample_in_first_stage", false);
         DownsampleInBottleneck = c.Bool("downsample_in_bottleneck", false);
-        NumLabels = c.Json.TryGetProperty("num_labels", out var nl) && nl.ValueKind != JsonValueKind.Null
-            ? c.Int("num_labels")
-            : c.Json.TryGetProperty("id2label", out var map) && map.ValueKind == JsonValueKind.Object ? map.EnumerateObject().Count() : 2;
+        // HF: id2label decides the number of classes when present (saved configs usually carry only id2label)
+        int? fromMap = c.Json.TryGetProperty("id2label", out var map) && map.ValueKind == JsonValueKind.Object ? map.EnumerateObject().Count() : null;
+        NumLabels = fromMap is { } m && c.Json.TryGetProperty("num_labels", out var nl) && nl.ValueKind != JsonValueKind.Null && c.Int("num_labels") != m
+            ? throw new CartanFormatException(c.Source, $"config.json 'num_labels' = {c.Int("num_labels")} but id2label has {m} entries")
+            : fromMap ?? c.Int("num_labels", 2);
         if (NumLabels > 1 << 20) throw new CartanFormatException(c.Source, $"config.json 'num_labels' = {NumLabels} is outside 0..{1 << 20}");
         if (LayerType == "bottleneck")
             foreach (var h in HiddenSizes)

@@ -128,12 +128,28 @@ public class ResNetTests(ITestOutputHelper log)
         Assert.True(y.isfinite().all().item<bool>());
     }
 
+    [Fact]
+    public void NoLabelsMeansForwardGivesThePooledFeatures()
+    {
+        var cfg = HfConfig.Parse("""{"model_type":"resnet","embedding_size":4,"hidden_sizes":[8,12],"depths":[2,1],"layer_type":"bottleneck","num_labels":0}""");
+        using var scope = NewDisposeScope();
+        using var model = (ResNetModel)HfModels.Build(cfg, ScalarType.Float64);
+        Assert.DoesNotContain(model.Weights, w => w.Name.StartsWith("classifier", StringComparison.Ordinal));
+        model.InitializeRandom(3);
+        using var x = randn(1, 3, 16, 16, dtype: ScalarType.Float64);
+        var y = model.forward(x);
+        Assert.Equal(new long[] { 1, 12 }, y.shape);
+        Assert.True(y.ge(0).all().item<bool>(), "features are averages of ReLU outputs");
+        Assert.True(y.equal(model.Features(x)).all().item<bool>());
+    }
+
     [Theory]
     [InlineData("""{"model_type":"resnet","hidden_sizes":[8,16],"depths":[1],"layer_type":"basic"}""", "depths")]
     [InlineData("""{"model_type":"resnet","hidden_sizes":[8],"depths":[1],"layer_type":"dense"}""", "layer_type")]
     [InlineData("""{"model_type":"resnet","hidden_sizes":[8],"depths":[1],"hidden_act":"gelu"}""", "hidden_act")]
     [InlineData("""{"model_type":"resnet","hidden_sizes":[2],"depths":[1],"layer_type":"bottleneck"}""", "bottleneck")]
     [InlineData("""{"model_type":"resnet","hidden_sizes":[8],"depths":[1],"num_labels":-1}""", "num_labels")]
+    [InlineData("""{"model_type":"resnet","hidden_sizes":[8],"depths":[1],"num_labels":3,"id2label":{"0":"a"}}""", "id2label")]
     public void BadConfigsAreFormatErrors(string json, string mentions)
     {
         var e = Assert.Throws<CartanFormatException>(() => HfModels.Build(HfConfig.Parse(json)).Dispose());
