@@ -51,6 +51,9 @@ public sealed class ResNetModel : HfModule
     public bool DownsampleInBottleneck { get; }
     public int NumLabels { get; }
 
+    /// <summary>The number of weight entries (running statistics included) the config describes, counted before allocation.</summary>
+    public long DescribedParameters { get; }
+
     public ResNetModel(HfConfig c, ScalarType dtype = ScalarType.Float32) : base("resnet", c, dtype)
     {
         Channels = c.Positive("num_channels", c.Int("num_channels", 3), 4096);
@@ -78,6 +81,10 @@ public sealed class ResNetModel : HfModule
         if (LayerType == "bottleneck")
             foreach (var h in HiddenSizes)
                 if (h < 4) throw new CartanFormatException(c.Source, $"hidden_sizes entry {h} is too small for a bottleneck layer (out/4 channels)");
+
+        long count = DescribedParameters = ParameterCount();
+        if (count > MaxParameters)
+            throw new CartanFormatException(c.Source, $"the config describes {count:N0} parameters, more than the {MaxParameters:N0} this builder allocates");
 
         _embedder = ConvLayer("resnet.embedder.embedder", Channels, EmbeddingSize, 7, 2, relu: true);
         _stages = new Block[HiddenSizes.Length][];
@@ -109,6 +116,38 @@ public sealed class ResNetModel : HfModule
         }
         if (NumLabels > 0)
             _classifier = (Weight("classifier.1.weight", NumLabels, HiddenSizes[^1]), Weight("classifier.1.bias", NumLabels));
+    }
+
+    /// <summary>The most weights (convolutions, BatchNorm vectors and statistics, classifier) a config may ask for.</summary>
+    public const long MaxParameters = 1L << 31;
+
+    /// <summary>Counts the weights the config describes before anything is allocated (saturating at long.MaxValue).</summary>
+    private long ParameterCount()
+    {
+        static long Sat(Func<long> f) { try { return f(); } catch (OverflowException) { return long.MaxValue; } }
+        return Sat(() => checked(CountAll()));
+        long CountAll()
+        {
+            static long Unit(long cin, long cout, long k) => checked(cout * cin * k * k + 4 * cout);
+            long n = Unit(Channels, EmbeddingSize, 7);
+            long cin = EmbeddingSize;
+            for (int s = 0; s < HiddenSizes.Length; s++)
+            {
+                long cout = HiddenSizes[s];
+                for (int l = 0; l < Depths[s]; l++)
+                {
+                    long i = l == 0 ? cin : cout;
+                    bool strided = l == 0 && (s > 0 || DownsampleInFirstStage);
+                    if (i != cout || strided) n = checked(n + Unit(i, cout, 1));
+                    n = LayerType == "basic"
+                        ? checked(n + Unit(i, cout, 3) + Unit(cout, cout, 3))
+                        : checked(n + Unit(i, cout / 4, 1) + Unit(cout / 4, cout / 4, 3) + Unit(cout / 4, cout, 1));
+                    if (n > MaxParameters) return n;
+                }
+                cin = cout;
+            }
+            return checked(n + (long)NumLabels * (HiddenSizes[^1] + 1));
+        }
     }
 
     private ConvBn ConvLayer(string prefix, int cin, int cout, int kernel, long stride, bool relu)

@@ -64,6 +64,7 @@ public class ResNetTests(ITestOutputHelper log)
             using var file = WeightSource.Open(reference.Folder);
             var want = file.Tensors.Select(t => t.Name).Where(n => !n.EndsWith(".num_batches_tracked", StringComparison.Ordinal)).ToHashSet();
             using var model = HfModels.Load(reference.Folder);
+            Assert.Equal(((ResNetModel)model).DescribedParameters, model.Weights.Sum(w => w.Param.numel()));
             Assert.Equal(want.OrderBy(n => n, StringComparer.Ordinal), model.Weights.Select(w => w.Name).OrderBy(n => n, StringComparer.Ordinal));
         }
         // the shortcut exists exactly where channels or stride change
@@ -150,6 +151,7 @@ public class ResNetTests(ITestOutputHelper log)
     [InlineData("""{"model_type":"resnet","hidden_sizes":[2],"depths":[1],"layer_type":"bottleneck"}""", "bottleneck")]
     [InlineData("""{"model_type":"resnet","hidden_sizes":[8],"depths":[1],"num_labels":-1}""", "num_labels")]
     [InlineData("""{"model_type":"resnet","hidden_sizes":[8],"depths":[1],"num_labels":3,"id2label":{"0":"a"}}""", "id2label")]
+    [InlineData("""{"model_type":"resnet","embedding_size":65536,"hidden_sizes":[65536,65536],"depths":[1024,1024],"layer_type":"basic"}""", "parameters")]
     public void BadConfigsAreFormatErrors(string json, string mentions)
     {
         var e = Assert.Throws<CartanFormatException>(() => HfModels.Build(HfConfig.Parse(json)).Dispose());
