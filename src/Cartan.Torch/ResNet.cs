@@ -1,4 +1,5 @@
 using System.Text.Json;
+using TorchSharp;
 using Cartan.Formats;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -159,7 +160,8 @@ public sealed class ResNetModel : HfModule
         var var_ = Weight(prefix + ".normalization.running_var", cout);
         mean.requires_grad = false;
         var_.requires_grad = false;
-        using (no_grad()) var_.fill_(1.0);
+        using (no_grad())
+        using (var one = 1.0.ToScalar()) var_.fill_(one); // an explicit Scalar, kept alive for the call
         return new ConvBn(conv, gamma, beta, mean, var_, stride, relu);
     }
 
