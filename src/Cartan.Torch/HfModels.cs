@@ -10,7 +10,7 @@ namespace Cartan.Torch;
 public static class HfModels
 {
     /// <summary>The model types <see cref="Build"/> knows.</summary>
-    public static IReadOnlyList<string> SupportedTypes { get; } = ["llama", "gpt2", "bert", "mlp"];
+    public static IReadOnlyList<string> SupportedTypes { get; } = ["llama", "gpt2", "bert", "mlp", "resnet"];
 
     /// <summary>An untrained network for <paramref name="config"/> (weights zero until loaded or initialised).</summary>
     public static HfModule Build(HfConfig config, ScalarType dtype = ScalarType.Float32) => config.ModelType switch
@@ -19,6 +19,7 @@ public static class HfModels
         "gpt2" => new Gpt2Model(config, dtype),
         "bert" => new BertModel(config, dtype),
         "mlp" => new MlpModel(config, dtype),
+        "resnet" => new ResNetModel(config, dtype),
         var t => throw new CartanFormatException(config.Source, $"model_type '{t}' is not supported (supported: {string.Join(", ", SupportedTypes)})"),
     };
 

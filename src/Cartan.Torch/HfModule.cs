@@ -51,7 +51,8 @@ public abstract class HfModule : nn.Module<Tensor, Tensor>
         using var g = new Generator((ulong)seed);
         foreach (var (name, p) in _weights)
         {
-            if (p.dim() == 1 && (name.Contains("norm", StringComparison.OrdinalIgnoreCase) || name.Contains("ln_")))
+            if (name.EndsWith(".running_mean", StringComparison.Ordinal)) p.zero_();
+            else if (p.dim() == 1 && (name.Contains("norm", StringComparison.OrdinalIgnoreCase) || name.Contains("ln_")))
                 p.fill_(name.EndsWith(".bias", StringComparison.Ordinal) ? 0.0 : 1.0);
             else if (p.dim() == 1) p.zero_();
             else p.normal_(0.0, 0.02, g);
