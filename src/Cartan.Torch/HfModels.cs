@@ -10,12 +10,12 @@ namespace Cartan.Torch;
 public static class HfModels
 {
     /// <summary>The model types <see cref="Build"/> knows.</summary>
-    public static IReadOnlyList<string> SupportedTypes { get; } = ["llama", "gpt2", "bert", "mlp", "resnet"];
+    public static IReadOnlyList<string> SupportedTypes { get; } = ["llama", "mistral", "qwen2", "gpt2", "bert", "mlp", "resnet"];
 
     /// <summary>An untrained network for <paramref name="config"/> (weights zero until loaded or initialised).</summary>
     public static HfModule Build(HfConfig config, ScalarType dtype = ScalarType.Float32) => config.ModelType switch
     {
-        "llama" => new LlamaModel(config, dtype),
+        "llama" or "mistral" or "qwen2" => new LlamaModel(config, dtype),
         "gpt2" => new Gpt2Model(config, dtype),
         "bert" => new BertModel(config, dtype),
         "mlp" => new MlpModel(config, dtype),

@@ -13,7 +13,8 @@ namespace Cartan.Torch;
 public sealed class LlamaModel : HfModule, Pruning.IBlockDecoder
 {
     private sealed record Layer(string Prefix, Parameter InNorm, Parameter Q, Parameter K, Parameter V, Parameter O,
-        Parameter PostNorm, Parameter Gate, Parameter Up, Parameter Down);
+        Parameter PostNorm, Parameter Gate, Parameter Up, Parameter Down,
+        Parameter? QBias = null, Parameter? KBias = null, Parameter? VBias = null, Parameter? OBias = null);
 
     private readonly Parameter _embed, _norm, _head;
     private readonly Layer[] _layers;
@@ -27,6 +28,8 @@ public sealed class LlamaModel : HfModule, Pruning.IBlockDecoder
     public double Eps { get; }
     public double RopeTheta { get; }
     public bool TiedHead { get; }
+    /// <summary>Mistral's sliding window: position i attends to j only when 0 ≤ i − j &lt; window (null: full causal).</summary>
+    public int? SlidingWindow { get; }
 
     public LlamaModel(HfConfig c, ScalarType dtype = ScalarType.Float32) : base("llama", c, dtype)
     {
@@ -45,8 +48,16 @@ public sealed class LlamaModel : HfModule, Pruning.IBlockDecoder
         if (HeadDim % 2 != 0) throw new CartanFormatException(c.Source, $"head dimension {HeadDim} is odd; rotary positions need it even");
         string act = c.String("hidden_act") ?? "silu";
         if (act != "silu") throw new CartanFormatException(c.Source, $"hidden_act '{act}' is not supported (silu only)");
-        if (c.Bool("attention_bias", false) || c.Bool("mlp_bias", false))
-            throw new CartanFormatException(c.Source, "attention_bias / mlp_bias are not supported");
+        if (c.Bool("mlp_bias", false)) throw new CartanFormatException(c.Source, "mlp_bias is not supported");
+        // Biases: Qwen2 has them on q/k/v (never on o); LLaMA's attention_bias puts them on q/k/v/o.
+        bool qkvBias = c.ModelType == "qwen2" || c.Bool("attention_bias", false);
+        bool oBias = c.ModelType != "qwen2" && c.Bool("attention_bias", false);
+        // Sliding window: Mistral's sliding_window; Qwen2's only when use_sliding_window is true.
+        bool windowed = c.ModelType == "mistral" || (c.ModelType == "qwen2" && c.Bool("use_sliding_window", false));
+        if (windowed && c.Json.TryGetProperty("sliding_window", out var sw) && sw.ValueKind == System.Text.Json.JsonValueKind.Number)
+            SlidingWindow = c.Positive("sliding_window", sw.GetInt32(), 1 << 24);
+        if (c.ModelType == "qwen2" && windowed && c.Int("max_window_layers", layers) < layers)
+            throw new CartanFormatException(c.Source, "a sliding window on only some layers (max_window_layers) is not supported");
         if (c.Json.TryGetProperty("rope_scaling", out var rs) && rs.ValueKind != System.Text.Json.JsonValueKind.Null)
             throw new CartanFormatException(c.Source, "rope_scaling is not supported");
 
@@ -64,7 +75,11 @@ public sealed class LlamaModel : HfModule, Pruning.IBlockDecoder
                 Weight(p + "post_attention_layernorm.weight", Hidden),
                 Weight(p + "mlp.gate_proj.weight", inter, Hidden),
                 Weight(p + "mlp.up_proj.weight", inter, Hidden),
-                Weight(p + "mlp.down_proj.weight", Hidden, inter));
+                Weight(p + "mlp.down_proj.weight", Hidden, inter),
+                qkvBias ? Weight(p + "self_attn.q_proj.bias", (long)Heads * HeadDim) : null,
+                qkvBias ? Weight(p + "self_attn.k_proj.bias", (long)KvHeads * HeadDim) : null,
+                qkvBias ? Weight(p + "self_attn.v_proj.bias", (long)KvHeads * HeadDim) : null,
+                oBias ? Weight(p + "self_attn.o_proj.bias", Hidden) : null);
         }
         _norm = Weight("model.norm.weight", Hidden);
         _head = TiedHead ? _embed : Weight("lm_head.weight", Vocab, Hidden);
@@ -121,7 +136,7 @@ public sealed class LlamaModel : HfModule, Pruning.IBlockDecoder
         var h = EmbedInputs(ids);
         long T = ids.shape[1];
         var (cos, sin) = Rotary(T);
-        var mask = CausalMask(T);
+        var mask = Mask(T);
         foreach (var l in _layers) h = Block(l, h, cos, sin, mask, null);
         var logits = Linear(RmsNorm(h, _norm), _head);
         return logits.MoveToOuterDisposeScope();
@@ -142,8 +157,18 @@ public sealed class LlamaModel : HfModule, Pruning.IBlockDecoder
         using var scope = NewDisposeScope();
         long T = hidden.shape[1];
         var (cos, sin) = Rotary(T);
-        var mask = CausalMask(T);
+        var mask = Mask(T);
         return Block(_layers[block], hidden, cos, sin, mask, tap).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The causal mask, with the sliding window's far past masked too when there is one.</summary>
+    private Tensor Mask(long t)
+    {
+        var causal = CausalMask(t);
+        if (SlidingWindow is not int w || w >= t) return causal;
+        using var ones_ = ones(t, t, dtype: ScalarType.Bool);
+        using var far = tril(ones_, -w);
+        using (causal) return causal.masked_fill(far, double.NegativeInfinity);
     }
 
     private Tensor Block(Layer l, Tensor h, Tensor cos, Tensor sin, Tensor mask, Pruning.LinearInputTap? tap)
@@ -152,13 +177,13 @@ public sealed class LlamaModel : HfModule, Pruning.IBlockDecoder
         string p = l.Prefix;
         var a = RmsNorm(h, l.InNorm);
         tap?.Invoke([p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight"], a);
-        var q = Rope(SplitHeads(Linear(a, l.Q), Heads), cos, sin);
-        var k = Rope(SplitHeads(Linear(a, l.K), KvHeads), cos, sin);
-        var v = SplitHeads(Linear(a, l.V), KvHeads);
+        var q = Rope(SplitHeads(Linear(a, l.Q, l.QBias), Heads), cos, sin);
+        var k = Rope(SplitHeads(Linear(a, l.K, l.KBias), KvHeads), cos, sin);
+        var v = SplitHeads(Linear(a, l.V, l.VBias), KvHeads);
         if (rep > 1) { k = k.repeat_interleave(rep, 1); v = v.repeat_interleave(rep, 1); }
         var o = MergeHeads(Attention(q, k, v, mask));
         tap?.Invoke([p + "self_attn.o_proj.weight"], o);
-        h = h.add(Linear(o, l.O));
+        h = h.add(Linear(o, l.O, l.OBias));
         var m = RmsNorm(h, l.PostNorm);
         tap?.Invoke([p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"], m);
         var gate = nn.functional.silu(Linear(m, l.Gate));

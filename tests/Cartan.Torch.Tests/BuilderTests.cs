@@ -12,7 +12,7 @@ public class BuilderTests
     public static TheoryData<string, ScalarType> Cases()
     {
         var d = new TheoryData<string, ScalarType>();
-        foreach (var m in new[] { "llama", "gpt2", "bert", "mlp" })
+        foreach (var m in new[] { "llama", "qwen2", "mistral", "gpt2", "bert", "mlp" })
         {
             d.Add(m, ScalarType.Float32);
             d.Add(m, ScalarType.Float64);
@@ -64,6 +64,33 @@ public class BuilderTests
     }
 
     [Fact]
+    public void Qwen2HasQkvBiasesAndMistralASlidingWindow()
+    {
+        using (var reference = new Reference("qwen2"))
+        using (var qwen = (LlamaModel)HfModels.Load(reference.Folder))
+        {
+            var names = qwen.Weights.Select(w => w.Name).ToHashSet();
+            Assert.Contains("model.layers.1.self_attn.k_proj.bias", names);
+            Assert.DoesNotContain("model.layers.1.self_attn.o_proj.bias", names);
+            Assert.Null(qwen.SlidingWindow);
+        }
+        using (var reference = new Reference("mistral"))
+        using (var mistral = (LlamaModel)HfModels.Load(reference.Folder))
+        {
+            Assert.Equal(4, mistral.SlidingWindow);
+            // Without the window the same weights give other logits: the reference really exercises it.
+            using var scope = NewDisposeScope();
+            var cfg = HfConfig.Parse(File.ReadAllText(Path.Combine(reference.Folder, "config.json")).Replace("\"mistral\"", "\"llama\""));
+            using var plain = (LlamaModel)HfModels.Load(reference.Folder, ScalarType.Float64, cfg);
+            Assert.Null(plain.SlidingWindow);
+            var ids = reference.Long("input_ids");
+            using var windowed = (LlamaModel)HfModels.Load(reference.Folder, ScalarType.Float64);
+            double diff = (windowed.forward(ids) - plain.forward(ids)).abs().max().item<double>();
+            Assert.True(diff > 1e-3, $"window changed logits by only {diff}");
+        }
+    }
+
+    [Fact]
     public void LlamaUsesGroupedQueryAttention()
     {
         using var reference = new Reference("llama");
@@ -76,6 +103,8 @@ public class BuilderTests
 
     [Theory]
     [InlineData("llama")]
+    [InlineData("qwen2")]
+    [InlineData("mistral")]
     [InlineData("gpt2")]
     [InlineData("bert")]
     [InlineData("mlp")]

@@ -16,7 +16,7 @@ namespace Cartan.Torch.Cli;
 public static class PruneCommand
 {
     /// <summary>Model types calibration can run block by block.</summary>
-    public static readonly IReadOnlyList<string> Decoders = ["llama", "gpt2"];
+    public static readonly IReadOnlyList<string> Decoders = ["llama", "mistral", "qwen2", "gpt2"];
 
     public static int Run(string[] argv, TextWriter stdout, TextWriter stderr)
     {

@@ -2,7 +2,7 @@
 """Golden values for Cartan.Torch's model builders, computed independently with Debian's python3-torch (1.13)
 and numpy. Run with /usr/bin/python3 from this folder:  /usr/bin/python3 make_reference.py [path/to/minilm.onnx]
 
-For each of llama/, gpt2/, bert/, mlp/ it builds a tiny random model with a fixed seed, following the Hugging Face
+For each of llama/, qwen2/, mistral/, gpt2/, bert/, mlp/ it builds a tiny random model with a fixed seed, following the Hugging Face
 definitions (transformers is not installed here, so the models are written in plain torch, float64), writes
   model/config.json          the HF config
   model/model.safetensors    the weights, F32, HF tensor names (bytes written by hand below)
@@ -86,18 +86,31 @@ def finish(folder, config, w, inputs, out, targets):
     print(f"{os.path.basename(folder)}: output {tuple(out.shape)}, loss {loss.item():.6f}, {len(w.order)} weights")
 
 
-def causal_attention(q, k, v, scale):
+def causal_attention(q, k, v, scale, window=None):
+    """Causal attention; with a sliding window (HF Mistral), position i sees j only when 0 <= i - j < window."""
     T = q.shape[-2]
     s = q @ k.transpose(-1, -2) * scale
     s = s.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf"))
+    if window is not None:
+        s = s.masked_fill(torch.tril(torch.ones(T, T, dtype=torch.bool), -window), float("-inf"))
     return torch.softmax(s, -1) @ v
 
 
-def llama():
+def llama(kind="llama"):
+    """kind: llama; qwen2 (Qwen2ForCausalLM: biases on q/k/v, none on o); mistral (MistralForCausalLM: sliding-window
+    attention, window 4 < T = 9, so the window really masks)."""
     cfg = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": 61, "hidden_size": 32,
            "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
            "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "hidden_act": "silu",
            "tie_word_embeddings": False, "torch_dtype": "float32"}
+    window = None
+    if kind == "qwen2":
+        cfg.update({"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "use_sliding_window": False,
+                    "rope_theta": 1000000.0})
+    elif kind == "mistral":
+        window = 4
+        cfg.update({"model_type": "mistral", "architectures": ["MistralForCausalLM"], "sliding_window": window})
+    bias = kind == "qwen2"
     V, H, I, L, nh, nkv = 61, 32, 48, 2, 4, 2
     d = H // nh
     w = Weights(1)
@@ -108,6 +121,10 @@ def llama():
         w.new(p + "self_attn.q_proj.weight", (nh * d, H))
         w.new(p + "self_attn.k_proj.weight", (nkv * d, H))
         w.new(p + "self_attn.v_proj.weight", (nkv * d, H))
+        if bias:
+            w.new(p + "self_attn.q_proj.bias", (nh * d,), "bias")
+            w.new(p + "self_attn.k_proj.bias", (nkv * d,), "bias")
+            w.new(p + "self_attn.v_proj.bias", (nkv * d,), "bias")
         w.new(p + "self_attn.o_proj.weight", (H, nh * d))
         w.new(p + "post_attention_layernorm.weight", (H,), "norm")
         w.new(p + "mlp.gate_proj.weight", (I, H))
@@ -137,20 +154,23 @@ def llama():
     for i in range(L):
         p = f"model.layers.{i}."
         a = rms(h, w[p + "input_layernorm.weight"])
-        q = (a @ w[p + "self_attn.q_proj.weight"].T).view(B, T, nh, d).transpose(1, 2)
-        k = (a @ w[p + "self_attn.k_proj.weight"].T).view(B, T, nkv, d).transpose(1, 2)
-        v = (a @ w[p + "self_attn.v_proj.weight"].T).view(B, T, nkv, d).transpose(1, 2)
+        def proj(name):
+            y = a @ w[p + f"self_attn.{name}_proj.weight"].T
+            return y + w[p + f"self_attn.{name}_proj.bias"] if bias else y
+        q = proj("q").view(B, T, nh, d).transpose(1, 2)
+        k = proj("k").view(B, T, nkv, d).transpose(1, 2)
+        v = proj("v").view(B, T, nkv, d).transpose(1, 2)
         q, k = rope(q), rope(k)
         k = k.repeat_interleave(nh // nkv, dim=1)  # HF repeat_kv: kv head j serves query heads j*n_rep..
         v = v.repeat_interleave(nh // nkv, dim=1)
-        o = causal_attention(q, k, v, 1.0 / math.sqrt(d)).transpose(1, 2).reshape(B, T, nh * d)
+        o = causal_attention(q, k, v, 1.0 / math.sqrt(d), window).transpose(1, 2).reshape(B, T, nh * d)
         h = h + o @ w[p + "self_attn.o_proj.weight"].T
         m = rms(h, w[p + "post_attention_layernorm.weight"])
         gate = torch.nn.functional.silu(m @ w[p + "mlp.gate_proj.weight"].T)
         h = h + (gate * (m @ w[p + "mlp.up_proj.weight"].T)) @ w[p + "mlp.down_proj.weight"].T
     h = rms(h, w["model.norm.weight"])
     logits = h @ w["lm_head.weight"].T
-    finish(os.path.join(HERE, "llama"), cfg, w, [("input_ids", ids.numpy())], logits, targets)
+    finish(os.path.join(HERE, kind), cfg, w, [("input_ids", ids.numpy())], logits, targets)
 
 
 def layer_norm(x, weight, bias, eps):
@@ -389,6 +409,8 @@ def minilm(onnx_path):
 
 if __name__ == "__main__":
     llama()
+    llama("qwen2")
+    llama("mistral")
     gpt2()
     bert()
     mlp()
