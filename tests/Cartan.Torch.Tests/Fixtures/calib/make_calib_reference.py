@@ -16,6 +16,7 @@ tiny.onnx is a one-layer ONNX model, a weight file that calibration must refuse 
 import json
 import math
 import os
+import sys
 import struct
 
 import numpy as np
@@ -40,22 +41,8 @@ def read_safetensors(path):
     return out
 
 
-def write_safetensors(path, tensors):
-    codes = {np.dtype("float64"): "F64", np.dtype("int64"): "I64"}
-    header, offset, blobs = {"__metadata__": {"format": "pt"}}, 0, []
-    for name, a in tensors:
-        a = np.ascontiguousarray(a)
-        b = a.astype(a.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": codes[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+sys.path.insert(0, os.path.join(HERE, ".."))
+from safetensors_writer import write_safetensors  # noqa: E402  (one writer for every reference script here)
 
 
 def causal_attention(q, k, v):

@@ -15,6 +15,7 @@ bottleneck/) it writes
 """
 import json
 import os
+import sys
 import struct
 
 import numpy as np
@@ -24,23 +25,8 @@ from torch import nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def write_safetensors(path, tensors):
-    """tensors: list of (name, np.ndarray). Little-endian, contiguous, header padded to 8 bytes."""
-    codes = {np.dtype("float32"): "F32", np.dtype("float64"): "F64", np.dtype("int64"): "I64"}
-    header, offset, blobs = {"__metadata__": {"format": "pt"}}, 0, []
-    for name, a in tensors:
-        a = np.ascontiguousarray(a)
-        b = a.astype(a.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": codes[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+sys.path.insert(0, os.path.join(HERE, "../.."))
+from safetensors_writer import write_safetensors  # noqa: E402  (one writer for every reference script here)
 
 
 class ConvLayer(nn.Module):  # HF ResNetConvLayer: conv (no bias, padding k//2) + BatchNorm + optional ReLU

@@ -1,0 +1,25 @@
+"""The safetensors writer shared by the reference scripts in this folder (numpy only; written here, not taken from the
+safetensors package, which Debian does not ship). The scripts import it with `sys.path.insert(0, <this folder>)`."""
+import json
+import struct
+
+import numpy as np
+
+
+def write_safetensors(path, tensors):
+    """tensors: list of (name, np.ndarray). Little-endian, contiguous, header padded to 8 bytes."""
+    codes = {np.dtype("float32"): "F32", np.dtype("float64"): "F64", np.dtype("int64"): "I64"}
+    header, offset, blobs = {"__metadata__": {"format": "pt"}}, 0, []
+    for name, a in tensors:
+        a = np.ascontiguousarray(a)
+        b = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": codes[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+        offset += len(b)
+        blobs.append(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
