@@ -59,6 +59,8 @@ public static partial class Cli
           --kv-heads G            key/value heads (GQA/MQA)
           --include-embeddings    analyse embeddings and LM heads too
           --conv-view out|in|tap  reshape of convolution kernels for spectra (default out)
+          --layers REGEX          analyse only layers whose name matches (fused q/k/v parts: TENSOR#q, #k, #v)
+          --exclude REGEX         leave out layers whose name matches (both: selected and not excluded)
 
         hub options (hf:// models):
           --cache-dir DIR         download cache (default $HF_HOME/cartan or ~/.cache/huggingface/cartan)
@@ -82,7 +84,7 @@ public static partial class Cli
     private static readonly Dictionary<string, int> GraphArity = new()
     {
         ["--pair"] = 2, ["--pairs"] = 1, ["--heads"] = 1, ["--kv-heads"] = 1, ["--include-embeddings"] = 0,
-        ["--conv-view"] = 1, ["--json"] = 1, ["--help"] = 0, ["--cache-dir"] = 1, ["--hub-endpoint"] = 1,
+        ["--conv-view"] = 1, ["--layers"] = 1, ["--exclude"] = 1, ["--json"] = 1, ["--help"] = 0, ["--cache-dir"] = 1, ["--hub-endpoint"] = 1,
     };
 
     public static int Run(string[] argv, TextWriter stdout, TextWriter stderr)
@@ -172,6 +174,8 @@ public static partial class Cli
             InferPairs = pairsMode != "none",
             ExplicitPairs = pairs,
             ConvView = view,
+            Layers = Pattern(a, "--layers"),
+            Exclude = Pattern(a, "--exclude"),
         };
         if (options.KvHeads is not null && options.Heads is null) throw new UsageException("--kv-heads needs --heads");
         if (options is { Heads: int h, KvHeads: int g } && h % g != 0) throw new UsageException($"--heads {h} is not a multiple of --kv-heads {g}");
@@ -188,6 +192,16 @@ public static partial class Cli
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>A --layers/--exclude pattern: .NET regular expression, matched without backtracking (linear time).</summary>
+    private static System.Text.RegularExpressions.Regex? Pattern(Args a, string option)
+    {
+        var p = a.Get(option);
+        if (p is null) return null;
+        try { return new System.Text.RegularExpressions.Regex(p, System.Text.RegularExpressions.RegexOptions.NonBacktracking | System.Text.RegularExpressions.RegexOptions.CultureInvariant); }
+        catch (ArgumentException e) { throw new UsageException($"{option} '{p}' is not a valid regular expression: {OneLine(e.Message)}"); }
+        catch (NotSupportedException e) { throw new UsageException($"{option} '{p}' uses a construct that linear-time matching does not support: {OneLine(e.Message)}"); }
     }
 
     private static string Describe(WeightModel m) => m.Source;

@@ -48,6 +48,13 @@ public sealed record AnalyzeOptions
     /// <summary>Memory budget in bytes for the jobs running at one time (null: none). Jobs are held back until the
     /// running ones plus the next fit; a job that alone needs more runs by itself and is reported through <see cref="Notice"/>.</summary>
     public long? MaxMemory { get; init; }
+    /// <summary>
+    /// Values per band when a layer's spectrum is formed band by band from the file (default 2²⁰ = 8 MiB of float64).
+    /// Memory only; the bands change the Gram's summation order, so results move by rounding at most.
+    /// </summary>
+    public long StreamBandElements { get; init; } = 1 << 20;
+    /// <summary>Load every layer whole before its spectrum (the pre-streaming path; for tests and comparisons).</summary>
+    public bool NoStreaming { get; init; }
     /// <summary>Receives one-line notices during the run (e.g. a job larger than <see cref="MaxMemory"/>).</summary>
     public Action<string>? Notice { get; init; }
 }
@@ -95,7 +102,7 @@ public static class Analyzer
         var layers = new LayerRecord[graph.Layers.Count];
         var states = new ConcurrentDictionary<string, LayerState>();
         Schedule(needed.Count, j => { var l = graph.Layers[needed[j]]; return (double)l.Rows * l.Cols * Math.Min(l.Rows, l.Cols); },
-            j => LayerBytes(graph.Layers[needed[j]]), j => graph.Layers[needed[j]].Name, options, j =>
+            j => LayerBytes(graph.Layers[needed[j]], options), j => graph.Layers[needed[j]].Name, options, j =>
         {
             var spec = graph.Layers[needed[j]];
             layers[needed[j]] = AnalyzeLayer(spec, options, states);
@@ -206,10 +213,12 @@ public static class Analyzer
 
     // Peak-memory estimates of the jobs (bytes), from the buffers each one holds at its high-water mark. They are
     // estimates for scheduling, checked against measured peaks in bench/ (not exact accounting).
-    private static long LayerBytes(LayerSpec l)
+    private static long LayerBytes(LayerSpec l, AnalyzeOptions o)
     {
         long rc = (long)l.Rows * l.Cols, p = Math.Min(l.Rows, l.Cols);
-        return 8 * (2 * rc + 2 * p * p + 8 * p);
+        bool streamed = l.Blocks is not null && !o.NoStreaming && !(l.View == MatrixView.Tap && l.IsConv);
+        // Streamed: the Gram, one band and the mapped bytes of the tensor (float32-sized at most; dropped at the end).
+        return streamed ? 8 * (p * p + Math.Min(rc, o.StreamBandElements) + 8 * p) + 4 * rc : 8 * (2 * rc + 2 * p * p + 8 * p);
     }
 
     private static long InterfaceBytes(ModelGraph graph, InterfaceSpec f, AnalyzeOptions o)
@@ -267,6 +276,8 @@ public static class Analyzer
             new("certificate", !o.NoCertificate),
             new("include_embeddings", o.Graph.IncludeEmbeddings),
             new("conv_view", o.Graph.ConvView.ToString().ToLowerInvariant()),
+            new("layers", o.Graph.Layers?.ToString()),
+            new("exclude", o.Graph.Exclude?.ToString()),
             new("infer_pairs", o.Graph.InferPairs),
             new("spectra_only", o.SpectraOnly),
             new("metrics", o.Metrics == LayerMetrics.Ww ? "ww" : "all"),
@@ -301,21 +312,47 @@ public static class Analyzer
             Name = spec.Name, Role = spec.Role, Shape = spec.Shape, DType = spec.DType, Matrix = [spec.Rows, spec.Cols],
             View = spec.View.ToString().ToLowerInvariant(), Status = "ok", Block = spec.Block,
         };
-        double[] a;
-        try { a = spec.Load(); }
-        catch (CartanFormatException e) { return rec with { Status = "failed", Reason = e.Message }; }
-        double fro2 = 0;
-        foreach (var x in a)
-        {
-            if (!double.IsFinite(x)) return rec with { Status = "failed", Reason = "matrix holds NaN or Infinity" };
-            fro2 += x * x;
-        }
-        if (fro2 == 0) return rec with { Status = "skipped", Reason = "all-zero matrix (methods.md §0.5)", Rank = 0, Frobenius = 0 };
-        double[] sigma;
-        try { sigma = LayerSpectrum(spec, a, out _, out _); }
-        catch (Linalg.LinalgException e) { return rec with { Status = "failed", Reason = e.Message }; }
-        a = null!;
         bool tap = spec.View == MatrixView.Tap && spec.IsConv;
+        double fro2 = 0;
+        double[] sigma;
+        if (spec.Blocks is { } blocks && !tap && !o.NoStreaming)
+        {
+            // Streamed: the Gram matrix is summed from bands decoded straight from the file; the whole matrix never
+            // exists in float64 (a 11008×4096 layer: 344 MiB less at the peak).
+            bool finite = true;
+            try
+            {
+                sigma = Linalg.Lapack.SingularValuesBanded(spec.Rows, spec.Cols, (start, count, band) =>
+                {
+                    if (spec.Rows > spec.Cols) blocks(start, count, 0, spec.Cols, band);
+                    else blocks(0, spec.Rows, start, count, band);
+                    foreach (var x in band)
+                    {
+                        if (!double.IsFinite(x)) { finite = false; band.Clear(); break; }
+                        fro2 += x * x;
+                    }
+                }, o.StreamBandElements);
+            }
+            catch (CartanFormatException e) { return rec with { Status = "failed", Reason = e.Message }; }
+            catch (Linalg.LinalgException e) { return rec with { Status = "failed", Reason = e.Message }; }
+            finally { spec.ReleasePages?.Invoke(); }
+            if (!finite) return rec with { Status = "failed", Reason = "matrix holds NaN or Infinity" };
+            if (fro2 == 0) return rec with { Status = "skipped", Reason = "all-zero matrix (methods.md §0.5)", Rank = 0, Frobenius = 0 };
+        }
+        else
+        {
+            double[] a;
+            try { a = spec.Load(); }
+            catch (CartanFormatException e) { return rec with { Status = "failed", Reason = e.Message }; }
+            foreach (var x in a)
+            {
+                if (!double.IsFinite(x)) return rec with { Status = "failed", Reason = "matrix holds NaN or Infinity" };
+                fro2 += x * x;
+            }
+            if (fro2 == 0) return rec with { Status = "skipped", Reason = "all-zero matrix (methods.md §0.5)", Rank = 0, Frobenius = 0 };
+            try { sigma = LayerSpectrum(spec, a, out _, out _); }
+            catch (Linalg.LinalgException e) { return rec with { Status = "failed", Reason = e.Message }; }
+        }
         if (o.Metrics == LayerMetrics.Ww) return WwOnlyLayer(rec, spec, sigma, tap, fro2, o);
         // Pooled tap spectra have more values than min(rows, cols): profile them as one spectrum of that length.
         int pr = tap ? sigma.Length : spec.Rows, pc = tap ? sigma.Length : spec.Cols;

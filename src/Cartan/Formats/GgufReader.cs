@@ -38,7 +38,11 @@ public static class GgufReader
                 var ti = info;
                 var layout = shape.Length == 2 ? TensorLayout.OutIn : TensorLayout.Unknown;
                 tensors.Add(new WeightTensor(info.Name, shape, info.Type.DType, info.Type.Name,
-                    () => Load(file, ti, start), layout, path));
+                    () => Load(file, ti, start), layout, path)
+                {
+                    RangeReader = (first, dst) => LoadRange(file, ti, start, first, dst),
+                    ReleasePages = () => file.DropPages(start, ti.ByteLength),
+                });
             }
             var model = new WeightModel(path, "gguf", tensors, skipped: skipped, owned: [file]);
             model.Config = BuildConfig(header.Metadata);
@@ -56,6 +60,23 @@ public static class GgufReader
     {
         using var file = MappedFile.Open(path);
         return GgufHeader.Parse(file);
+    }
+
+    /// <summary>
+    /// Elements [first, first + dst.Length) of a tensor: the quantisation blocks covering them are dequantised (straight
+    /// into dst when the range is block-aligned, else through a small buffer), so the values equal the whole-tensor decode.
+    /// </summary>
+    private static void LoadRange(MappedFile file, GgufTensorInfo info, long start, long first, Span<double> dst)
+    {
+        var type = info.Type;
+        long be = type.BlockElements, bb = type.BlockBytes;
+        long b0 = first / be, b1 = (first + dst.Length + be - 1) / be;
+        if (b1 * bb > info.ByteLength) throw new CartanFormatException(file.Path, $"tensor '{info.Name}' range [{first}, {first + dst.Length}) beyond its data");
+        var src = file.Span(start + b0 * bb, (b1 - b0) * bb);
+        if (first % be == 0 && dst.Length % be == 0) { GgmlDequant.Decode(type, src, dst); return; }
+        var tmp = new double[(b1 - b0) * be];
+        GgmlDequant.Decode(type, src, tmp);
+        tmp.AsSpan((int)(first - b0 * be), dst.Length).CopyTo(dst);
     }
 
     private static double[] Load(MappedFile file, GgufTensorInfo info, long start)

@@ -124,8 +124,13 @@ public static class PytorchReader
             var layout = t.Shape.Length == 4 ? TensorLayout.OIHW : TensorLayout.Unknown;
             var tt = t;
             long dataOffset = se.DataOffset;
+            bool contiguous = IsContiguous(t);
             tensors.Add(new WeightTensor(name, t.Shape, t.Storage.DType, DTypes.Name(t.Storage.DType),
-                () => Load(file, tt, dataOffset, n), layout, path));
+                () => Load(file, tt, dataOffset, n), layout, path)
+            {
+                RangeReader = contiguous && n > 0 ? (first, dst) => Decode.ToDouble(tt.Storage.DType, file.Span(dataOffset + (tt.Offset + first) * es, (long)dst.Length * es), dst) : null,
+                ReleasePages = contiguous && n > 0 ? () => file.DropPages(dataOffset + tt.Offset * es, n * es) : null,
+            });
         }
         return new WeightModel(path, "pytorch", tensors, owned: [file]);
     }
@@ -148,21 +153,25 @@ public static class PytorchReader
         return output;
     }
 
+    /// <summary>Row-major contiguous: each stride equals the product of the later sizes, ignoring size-1 axes.</summary>
+    private static bool IsContiguous(PickleTensor t)
+    {
+        long expect = 1;
+        for (int i = t.Shape.Length - 1; i >= 0; i--)
+        {
+            if (t.Shape[i] != 1 && t.Stride[i] != expect) return false;
+            expect *= t.Shape[i];
+        }
+        return true;
+    }
+
     private static double[] Load(MappedFile file, PickleTensor t, long dataOffset, long n)
     {
         var dtype = t.Storage.DType;
         int es = DTypes.Size(dtype);
         var dst = new double[n];
         if (n == 0) return dst;
-        // Contiguous (row-major) when each stride equals the product of the later sizes, ignoring size-1 axes.
-        bool contiguous = true;
-        long expect = 1;
-        for (int i = t.Shape.Length - 1; i >= 0; i--)
-        {
-            if (t.Shape[i] != 1 && t.Stride[i] != expect) { contiguous = false; break; }
-            expect *= t.Shape[i];
-        }
-        if (contiguous)
+        if (IsContiguous(t))
         {
             Decode.ToDouble(dtype, file.Span(dataOffset + t.Offset * es, n * es), dst);
             file.DropPages(dataOffset + t.Offset * es, n * es);

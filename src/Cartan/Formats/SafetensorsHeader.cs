@@ -185,13 +185,21 @@ internal static class SafetensorsHeader
         return map;
     }
 
+    /// <summary>Decodes the absolute byte range [start, end) of a file, holding values of one dtype, into destination.</summary>
+    internal delegate void DecodeRange(long start, long end, DType dtype, Span<double> destination);
+
     /// <summary>
     /// The lazy tensors of a parsed header (undecodable dtypes go to <c>skipped</c>). <paramref name="decode"/>(start, end,
     /// dtype, destination) decodes the absolute byte range [start, end) of the file; <paramref name="wrap"/> may wrap each
     /// loader (e.g. to translate network errors).
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="decodeRange"/>(start, end, dtype, destination) — the same contract on a sub-range — each tensor
+    /// also offers <see cref="WeightTensor.ReadRange"/>, and <paramref name="release"/>(start, end) drops its pages.
+    /// </remarks>
     internal static (List<WeightTensor> Tensors, List<SkippedTensor> Skipped) Tensors(Header header, long bufStart, string where,
-        Action<long, long, DType, double[]> decode, Func<Func<double[]>, Func<double[]>>? wrap = null)
+        Action<long, long, DType, double[]> decode, Func<Func<double[]>, Func<double[]>>? wrap = null,
+        DecodeRange? decodeRange = null, Action<long, long>? release = null)
     {
         var tensors = new List<WeightTensor>(header.Entries.Count);
         var skipped = new List<SkippedTensor>();
@@ -213,7 +221,14 @@ internal static class SafetensorsHeader
                 if (count > 0) decode(start, end, dtype, d);
                 return d;
             };
-            tensors.Add(new WeightTensor(name, e.Shape, dtype, DTypes.Name(dtype), wrap is null ? load : wrap(load), layout, where));
+            int es = DTypes.Size(dtype);
+            TensorRangeReader? range = decodeRange is null || es == 0 || (end - start) != count * es ? null
+                : (first, dst) => decodeRange(start + first * es, start + (first + dst.Length) * es, dtype, dst);
+            tensors.Add(new WeightTensor(name, e.Shape, dtype, DTypes.Name(dtype), wrap is null ? load : wrap(load), layout, where)
+            {
+                RangeReader = range,
+                ReleasePages = release is null ? null : () => release(start, end),
+            });
         }
         return (tensors, skipped);
     }

@@ -77,7 +77,9 @@ public static class SafetensorsReader
         var header = SafetensorsHeader.Parse(path, file.Span(8, headerLen), bufLen);
 
         var (tensors, skipped) = SafetensorsHeader.Tensors(header, bufStart, path,
-            (start, end, dtype, d) => { Decode.ToDouble(dtype, file.Span(start, end - start), d); file.DropPages(start, end - start); });
+            (start, end, dtype, d) => { Decode.ToDouble(dtype, file.Span(start, end - start), d); file.DropPages(start, end - start); },
+            decodeRange: (start, end, dtype, d) => Decode.ToDouble(dtype, file.Span(start, end - start), d),
+            release: (start, end) => file.DropPages(start, end - start));
         return new Parsed(file, tensors, skipped, header.Metadata);
     }
 

@@ -31,12 +31,26 @@ public sealed class LayerSpec
     public int Order { get; init; }
     public required Func<MatrixView, double[]> LoadView { get; init; }
     public double[] Load() => LoadView(View);
+    /// <summary>
+    /// Reads blocks of the matrix in <see cref="View"/> straight from the file (null when the view is not a plain
+    /// row-major reading of the stored bytes, or the reader offers no range reads): lets a spectrum be formed band by
+    /// band without a float64 copy of the whole matrix.
+    /// </summary>
+    public MatrixBlockReader? Blocks { get; init; }
+    /// <summary>Drops the mapped pages of the tensor after <see cref="Blocks"/> reads (optional; memory only).</summary>
+    public Action? ReleasePages { get; init; }
     /// <summary>(rows, cols) of the matrix in another view (convolutions only differ).</summary>
     public required Func<MatrixView, (int Rows, int Cols)> ShapeIn { get; init; }
     public bool IsConv => Shape.Length >= 3 && Role is Roles.Conv;
     /// <summary>Spatial taps kh·kw of a convolution (1 for a dense layer).</summary>
     public int Taps => IsConv && Canonical.ConvDims(Shape, Layout) is { } c ? (int)c.Taps : 1;
 }
+
+/// <summary>
+/// Fills <paramref name="destination"/> (rowCount×colCount, row-major) with rows [row0, row0+rowCount) and columns
+/// [col0, col0+colCount) of a layer's matrix in its view, decoding only those elements.
+/// </summary>
+public delegate void MatrixBlockReader(int row0, int rowCount, int col0, int colCount, Span<double> destination);
 
 /// <summary>A tensor that is not analysed, with the reason (shown by <c>inspect</c> and in the JSON).</summary>
 public sealed record SkippedLayer(string Name, long[] Shape, string DType, string Role, string Reason);
@@ -53,6 +67,10 @@ public sealed record GraphOptions
     public bool InferPairs { get; init; } = true;
     public IReadOnlyList<(string From, string To)> ExplicitPairs { get; init; } = [];
     public MatrixView ConvView { get; init; } = MatrixView.Out;
+    /// <summary>Analyse only layers whose name matches (a fused q/k/v part is named TENSOR#q, #k, #v); null: all.</summary>
+    public System.Text.RegularExpressions.Regex? Layers { get; init; }
+    /// <summary>Leave out layers whose name matches; null: none.</summary>
+    public System.Text.RegularExpressions.Regex? Exclude { get; init; }
 }
 
 /// <summary>
@@ -91,6 +109,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
         int order = 0;
         var ordered = OrderTensors();
         foreach (var t in ordered) AddTensor(t, heads, order++);
+        if (opts.Layers is not null || opts.Exclude is not null) Select();
         string arch = Architecture();
         var interfaces = opts.InferPairs ? InferInterfaces() : [];
         foreach (var (a, b) in opts.ExplicitPairs) AddExplicit(interfaces, a, b);
@@ -246,6 +265,21 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
         name.StartsWith("onnx::", StringComparison.Ordinal) || name.All(c => char.IsDigit(c) || c == '_') ||
         System.Text.RegularExpressions.Regex.IsMatch(name, @"^(Constant|const|initializer)[_\d]*$", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 
+    /// <summary>Applies --layers / --exclude: unselected layers become skipped entries with the reason.</summary>
+    private void Select()
+    {
+        var kept = new List<LayerSpec>(_layers.Count);
+        foreach (var l in _layers)
+        {
+            string? why = opts.Layers is { } inc && !inc.IsMatch(l.Name) ? $"not selected by --layers {inc}"
+                : opts.Exclude is { } exc && exc.IsMatch(l.Name) ? $"excluded by --exclude {exc}" : null;
+            if (why is null) kept.Add(l);
+            else _skipped.Add(new SkippedLayer(l.Name, l.Shape, l.DType, l.Role, why));
+        }
+        _layers.Clear();
+        _layers.AddRange(kept);
+    }
+
     private void Skip(WeightTensor t, string role, string reason) =>
         _skipped.Add(new SkippedLayer(t.Name, t.Shape, t.StoredType, role, reason));
 
@@ -314,7 +348,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             if (pd.Taps == 1)
             {
                 AddDense(t, nm.Role, $"name rule {nm.Rule} (1×1 convolution as a dense layer)", label.Label, block, convLayout, pd.O, pd.I, heads, order,
-                    _ => Canonical.Matrix(t.ReadDoubles(), t.Shape, convLayout, MatrixView.Out));
+                    _ => Canonical.Matrix(t.ReadDoubles(), t.Shape, convLayout, MatrixView.Out), convLayout == TensorLayout.OIHW ? RowMajor(t, 0, pd.I) : null);
                 return;
             }
         }
@@ -340,7 +374,8 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             if (!IsConvOk(t, rr, cc)) return;
             AddMatrix(t, t.Name, Roles.Conv, label.Label, rule, block, layout, view, rr, cc, null, order,
                 v => Canonical.Matrix(t.ReadDoubles(), t.Shape, lay, v),
-                v => { var s = Canonical.MatrixShape(t.Shape, lay, v); return ((int)s.Rows, (int)s.Cols); });
+                v => { var s = Canonical.MatrixShape(t.Shape, lay, v); return ((int)s.Rows, (int)s.Cols); },
+                layout == TensorLayout.OIHW && view == MatrixView.Out ? RowMajor(t, 0, cc)?.Invoke(0) : null);
             return;
         }
 
@@ -358,19 +393,20 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
         }
         var (rows, cols) = Canonical.MatrixShape(t.Shape, layout, MatrixView.Out);
         var l2 = layout;
-        AddDense(t, role, rule, label.Label, block, l2, rows, cols, heads, order, _ => Canonical.Matrix(t.ReadDoubles(), t.Shape, l2, MatrixView.Out));
+        AddDense(t, role, rule, label.Label, block, l2, rows, cols, heads, order, _ => Canonical.Matrix(t.ReadDoubles(), t.Shape, l2, MatrixView.Out),
+            l2 == TensorLayout.InOut ? null : RowMajor(t, 0, cols));
     }
 
     /// <summary>A dense (out×in) layer: size checks, the q/k/v split of a fused projection, heads, the record.</summary>
     private void AddDense(WeightTensor t, string role, string rule, string label, int? block, TensorLayout layout, long rows, long cols,
-        HeadInfo? heads, int order, Func<MatrixView, double[]> full)
+        HeadInfo? heads, int order, Func<MatrixView, double[]> full, Func<long, MatrixBlockReader?>? blocks)
     {
         if (rows > int.MaxValue || cols > int.MaxValue || rows * cols > 1L << 31)
         { Skip(t, role, $"matrix {rows}×{cols} too large for one buffer"); return; }
         if (Math.Min(rows, cols) < 2) { Skip(t, role, $"matrix {rows}×{cols}: rank below 2, no spectrum (methods.md §0.5)"); return; }
         if (role == Roles.Qkv)
         {
-            SplitQkv(t, label, rule, block, layout, (int)rows, (int)cols, heads, order, full);
+            SplitQkv(t, label, rule, block, layout, (int)rows, (int)cols, heads, order, full, blocks);
             return;
         }
         var hi = role switch
@@ -380,7 +416,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             _ => null,
         };
         hi = CompleteHeads(hi, role, (int)rows, (int)cols);
-        AddMatrix(t, t.Name, role, label, rule, block, layout, MatrixView.Out, rows, cols, hi, order, full, _ => ((int)rows, (int)cols));
+        AddMatrix(t, t.Name, role, label, rule, block, layout, MatrixView.Out, rows, cols, hi, order, full, _ => ((int)rows, (int)cols), blocks?.Invoke(0));
     }
 
     private bool IsConvOk(WeightTensor t, long rr, long cc)
@@ -405,8 +441,25 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
         return h with { HeadDim = width / h.NumHeads };
     }
 
+    /// <summary>
+    /// Block reads of a matrix stored row-major in <paramref name="t"/> with <paramref name="cols"/> columns, its row 0
+    /// at stored row <paramref name="rowOffset"/> (null when the tensor offers no range reads).
+    /// </summary>
+    private static Func<long, MatrixBlockReader?>? RowMajor(WeightTensor t, long rowOffset, long cols)
+    {
+        if (!t.CanReadRange) return null;
+        return extra => (row0, rowCount, col0, colCount, dst) =>
+        {
+            if (row0 < 0 || rowCount < 0 || col0 < 0 || colCount < 0 || col0 + colCount > cols || dst.Length < (long)rowCount * colCount)
+                throw new ArgumentOutOfRangeException(nameof(row0), "block outside the matrix");
+            long first = (rowOffset + extra + row0) * cols + col0;
+            if (colCount == cols) { t.ReadRange(first, dst[..(rowCount * colCount)]); return; }
+            for (int r = 0; r < rowCount; r++) t.ReadRange(first + r * cols, dst.Slice(r * colCount, colCount));
+        };
+    }
+
     private void SplitQkv(WeightTensor t, string label, string rule, int? block, TensorLayout layout, int rows, int cols,
-        HeadInfo? heads, int order, Func<MatrixView, double[]> full)
+        HeadInfo? heads, int order, Func<MatrixView, double[]> full, Func<long, MatrixBlockReader?>? blocks)
     {
         int q, kv;
         if (heads is not null && heads.NumHeads > 0 && cols % heads.NumHeads == 0 && heads.NumKvHeads != heads.NumHeads)
@@ -429,19 +482,20 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             hi = CompleteHeads(hi, role, count, cols);
             int s0 = start, n0 = count;
             AddMatrix(t, $"{t.Name}#{suffix}", role, label, rule + " (fused QKV split)", block, layout, MatrixView.Out, count, cols, hi, order,
-                v => Linalg.MatrixOps.RowBlock(cache ??= full(v), cols, s0, n0), _ => (n0, cols));
+                v => Linalg.MatrixOps.RowBlock(cache ??= full(v), cols, s0, n0), _ => (n0, cols), blocks?.Invoke(s0));
         }
         cache = null;
     }
 
     private void AddMatrix(WeightTensor t, string name, string role, string label, string rule, int? block, TensorLayout layout,
-        MatrixView view, long rows, long cols, HeadInfo? heads, int order, Func<MatrixView, double[]> load, Func<MatrixView, (int, int)> shapeIn)
+        MatrixView view, long rows, long cols, HeadInfo? heads, int order, Func<MatrixView, double[]> load, Func<MatrixView, (int, int)> shapeIn,
+        MatrixBlockReader? blocks = null)
     {
         _layers.Add(new LayerSpec
         {
             Name = name, TensorName = t.Name, Role = role, Label = label, Rule = rule, Block = block, Shape = t.Shape,
             DType = t.StoredType, Layout = layout, View = view, Rows = (int)rows, Cols = (int)cols, Heads = heads, Order = order,
-            LoadView = load, ShapeIn = shapeIn,
+            LoadView = load, ShapeIn = shapeIn, Blocks = blocks, ReleasePages = blocks is null ? null : t.ReleasePages,
         });
     }
 

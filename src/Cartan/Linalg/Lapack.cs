@@ -1,5 +1,8 @@
 namespace Cartan.Linalg;
 
+/// <summary>Delivers one band of a matrix (see <see cref="Lapack.SingularValuesBanded"/>).</summary>
+public delegate void BandReader(int start, int count, Span<double> band);
+
 /// <summary>
 /// Dense linear algebra for Cartan's analyses. Every matrix is a row-major <c>double</c> buffer: an m×n matrix holds
 /// element (i,j) at <c>i*n+j</c>. The work is done by the system's LAPACK/BLAS when one loads (OpenBLAS, then
@@ -39,6 +42,16 @@ public static class Lapack
     /// resolved by the Gram route (their squares are at rounding level); use <see cref="Svd"/> when they matter.
     /// </summary>
     public static double[] SingularValues(ReadOnlySpan<double> a, int m, int n) => LinalgEngine.Default.SingularValues(a, m, n);
+
+    /// <summary>
+    /// <see cref="SingularValues"/> of an m×n matrix that is never held whole: <paramref name="read"/>(start, count, band)
+    /// delivers rows [start, start+count) (count×n) when m &gt; n, or columns [start, start+count) as an m×count row-major
+    /// block when m ≤ n, and the short side's Gram matrix is summed band by band (bands of at most
+    /// <paramref name="maxBandElements"/> values, at least one row or column). Equal to <see cref="SingularValues"/> up to
+    /// the rounding of the summation order. Memory: the p×p Gram matrix plus one band.
+    /// </summary>
+    public static double[] SingularValuesBanded(int m, int n, BandReader read, long maxBandElements = 1 << 20) =>
+        LinalgEngine.Default.SingularValuesBanded(m, n, read, maxBandElements);
 
     /// <summary>
     /// The top-k singular triplets of the m×n matrix a (0 ≤ k ≤ min(m,n)): U m×k, S k (descending), V n×k.

@@ -29,6 +29,19 @@ internal abstract class LinalgBackend
     /// <summary>c ← A·Aᵀ (rowsGram, m×m) or Aᵀ·A (n×n), full symmetric. m, n ≥ 1.</summary>
     public abstract void Gram(ReadOnlySpan<double> a, int m, int n, bool rowsGram, Span<double> c);
 
+    /// <summary>
+    /// c ← c + A·Aᵀ (rowsGram, m×m) or c + Aᵀ·A (n×n), updating the lower triangle (row-major i ≥ j) only; the upper
+    /// triangle is left undefined. m, n ≥ 1. Lets a Gram matrix be accumulated band by band.
+    /// </summary>
+    public virtual void GramAdd(ReadOnlySpan<double> a, int m, int n, bool rowsGram, Span<double> c)
+    {
+        int order = rowsGram ? m : n;
+        var t = new double[(long)order * order];
+        Gram(a, m, n, rowsGram, t);
+        for (int i = 0; i < order; i++)
+            for (int j = 0; j <= i; j++) c[i * order + j] += t[i * order + j];
+    }
+
     /// <summary>c (m×n) ← op(A)·op(B), op(A) m×k, op(B) k×n. m, n, k ≥ 1.</summary>
     public abstract void MatMul(ReadOnlySpan<double> a, ReadOnlySpan<double> b, int m, int k, int n, bool transA, bool transB, Span<double> c);
 

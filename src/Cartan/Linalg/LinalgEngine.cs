@@ -151,6 +151,37 @@ internal sealed class LinalgEngine(LinalgBackend backend)
         return s;
     }
 
+    public double[] SingularValuesBanded(int m, int n, BandReader read, long maxBandElements)
+    {
+        Dims(m, n);
+        ArgumentNullException.ThrowIfNull(read);
+        int p = Math.Min(m, n);
+        if (p == 0) return [];
+        // The short side's Gram, p×p, summed over bands along the long side: row bands of a tall matrix give Aᵀ·A,
+        // column bands of a wide (or square) one give A·Aᵀ, the same Gram matrix SingularValues forms in one call.
+        bool rowsGram = m <= n;
+        int longSide = rowsGram ? n : m;
+        int width = (int)Math.Clamp(maxBandElements / p, 1, longSide);
+        var g = new double[Count(p, p, "SingularValues")];
+        var band = new double[(long)p * width];
+        for (int start = 0; start < longSide; start += width)
+        {
+            int count = Math.Min(width, longSide - start);
+            var b = band.AsSpan(0, p * count);
+            read(start, count, b);
+            Finite(b, "SingularValues");
+            if (rowsGram) Backend.GramAdd(b, m, count, true, g);
+            else Backend.GramAdd(b, count, n, false, g);
+        }
+        band = null!;
+        MirrorLowerToUpper(g, p);
+        var w = new double[p];
+        Backend.EigenValues(g, p, w);
+        var s = new double[p];
+        for (int i = 0; i < p; i++) s[i] = Math.Sqrt(Math.Max(w[p - 1 - i], 0));
+        return s;
+    }
+
     public SvdResult TopSvd(ReadOnlySpan<double> a, int m, int n, int k)
     {
         Dims(m, n);

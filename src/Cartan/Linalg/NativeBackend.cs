@@ -211,6 +211,17 @@ internal sealed unsafe class NativeBackend : LinalgBackend
         LinalgEngine.MirrorLowerToUpper(c, order);
     }
 
+    public override void GramAdd(ReadOnlySpan<double> a, int m, int n, bool rowsGram, Span<double> c)
+    {
+        // As Gram, with β = 1 and no mirroring: column-major upper = row-major lower.
+        byte uplo = (byte)'U', trans = rowsGram ? (byte)'T' : (byte)'N';
+        int order = rowsGram ? m : n, inner = rowsGram ? n : m, lda = Ld(n), ldc = Ld(order);
+        double alpha = 1, beta = 1;
+        fixed (double* pa = a)
+        fixed (double* pc = c)
+            _dsyrk(&uplo, &trans, &order, &inner, &alpha, pa, &lda, &beta, pc, &ldc, 1, 1);
+    }
+
     public override void MatMul(ReadOnlySpan<double> a, ReadOnlySpan<double> b, int m, int k, int n, bool transA, bool transB, Span<double> c)
     {
         // Row-major C (m×n) is column-major Cᵀ (n×m) = op(B)ᵀ·op(A)ᵀ. The buffer of B read column-major is Bᵀ, so

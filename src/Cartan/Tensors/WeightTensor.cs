@@ -17,6 +17,9 @@ public enum TensorLayout
     IOHW,
 }
 
+/// <summary>Decodes the elements [start, start + destination.Length) of a tensor's row-major data into float64.</summary>
+public delegate void TensorRangeReader(long start, Span<double> destination);
+
 /// <summary>
 /// One tensor of a weight file: name, shape and stored type, with a lazy float64 view of its data.
 /// Reading the data touches only this tensor's bytes (files are memory-mapped by the readers).
@@ -51,6 +54,31 @@ public sealed class WeightTensor
     public long ElementCount
     {
         get { long n = 1; foreach (var d in Shape) n *= d; return n; }
+    }
+
+    /// <summary>
+    /// Reads part of the data without decoding the rest (set by readers whose bytes allow it: safetensors, contiguous
+    /// PyTorch storages, GGUF); null when only <see cref="ReadDoubles"/> works. Lets the engine stream a matrix in bands.
+    /// </summary>
+    public TensorRangeReader? RangeReader { get; init; }
+
+    /// <summary>Releases the mapped pages of this tensor's bytes after range reads (optional; memory only).</summary>
+    public Action? ReleasePages { get; init; }
+
+    /// <summary>True when <see cref="ReadRange"/> is available.</summary>
+    public bool CanReadRange => RangeReader is not null;
+
+    /// <summary>
+    /// The elements [start, start + destination.Length) of the row-major data, dequantised, equal to the same slice of
+    /// <see cref="ReadDoubles"/>. Throws <see cref="InvalidOperationException"/> when the reader offers no range reads.
+    /// </summary>
+    public void ReadRange(long start, Span<double> destination)
+    {
+        if (RangeReader is null) throw new InvalidOperationException($"tensor '{Name}' offers no range reads");
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        if (start > ElementCount - destination.Length)
+            throw new ArgumentOutOfRangeException(nameof(start), $"range [{start}, {start + destination.Length}) outside the {ElementCount} elements of '{Name}'");
+        if (destination.Length > 0) RangeReader(start, destination);
     }
 
     /// <summary>True when the data can be read as numbers (false for string tensors).</summary>
