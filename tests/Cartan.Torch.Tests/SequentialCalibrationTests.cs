@@ -231,7 +231,9 @@ public class SequentialCalibrationTests
             var (code, stdout, err) = Cli(["prune", Folder("llama"), "--method", "wanda", "--sparsity", "0.5", "--calib", ids,
                 "--calib-samples", "4", "--seqlen", "12", .. extra, "--out", outDir]);
             Assert.True(code == 0, err);
+            Assert.Single(stdout.Trim().Split('\n'));
             Assert.Contains("sparsity 0.5000", stdout);
+            Assert.Equal(extra.Contains("--sequential"), stdout.Contains("EC none, sequential within blocks: sparsity"));
             return outDir;
         }
         (bool Flag, string Calib) Report(string outDir)

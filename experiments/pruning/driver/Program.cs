@@ -4,6 +4,8 @@
 //              [--sequential]   (layer groups pruned in forward order inside each block, as `cartan prune --sequential`)
 //              PruningDriver run --random --out DIR ...   (a random small LLaMA and random tokens: debugging only)
 //   summarize: PruningDriver summarize --out DIR          (results.tsv → table.md, fig_grid.svg, fig_alpha.svg)
+//   outliers:  PruningDriver outliers --model DIR --calib FILE --out DIR [--calib-samples 16] [--seqlen 256] [--seed 0]
+//              (activation-outlier statistics and Wanda-vs-magnitude mask agreement, Outliers.cs)
 // Every pruning goes through the library (PruneArguments parses the same options as `cartan prune`, CalibratedPruner
 // calibrates block by block and prunes with Pruner), with the model loaded and the splits tokenised once.
 using System.Diagnostics;
@@ -24,12 +26,20 @@ if (args.Length == 0) { Console.Error.WriteLine("usage: PruningDriver run|summar
 var a = Args.Parse(args[1..], new Dictionary<string, int>
 {
     ["--model"] = 1, ["--calib"] = 1, ["--test"] = 1, ["--out"] = 1, ["--seeds"] = 1, ["--calib-samples"] = 1, ["--seqlen"] = 1,
-    ["--eval-tokens"] = 1, ["--threads"] = 1, ["--random"] = 0, ["--random-config"] = 1, ["--only"] = 1, ["--patterns"] = 1, ["--ecs"] = 1, ["--sequential"] = 0, ["--methods"] = 1,
+    ["--eval-tokens"] = 1, ["--threads"] = 1, ["--random"] = 0, ["--random-config"] = 1, ["--only"] = 1, ["--patterns"] = 1, ["--ecs"] = 1, ["--sequential"] = 0, ["--methods"] = 1, ["--seed"] = 1,
 });
 string outDir = a.Get("--out") ?? throw new UsageException("--out DIR");
 Directory.CreateDirectory(outDir);
 if (args[0] == "summarize") { Summary.Write(outDir); return 0; }
-if (args[0] != "run") throw new UsageException("run or summarize");
+if (args[0] == "outliers")
+{
+    string model = a.Get("--model") ?? throw new UsageException("--model DIR");
+    set_num_threads(a.GetInt("--threads", 1) ?? 1);
+    Outliers.Run(model, Data.Tokenize(model, a.Get("--calib") ?? throw new UsageException("--calib FILE")), a.GetInt("--calib-samples", 1) ?? 16,
+        a.GetInt("--seqlen", 2) ?? 256, a.GetInt("--seed", 0) ?? 0, outDir);
+    return 0;
+}
+if (args[0] != "run") throw new UsageException("run, summarize or outliers");
 
 set_num_threads(a.GetInt("--threads", 1) ?? 1);
 var seeds = (a.Get("--seeds") ?? "0,1,2").Split(',').Select(int.Parse).ToArray();

@@ -54,7 +54,7 @@ public static class PruneCommand
         string report = PruneReport.ToJson(result.Run, req.Settings, weights.Source, sw.Elapsed.TotalSeconds, calib, sequentialWithinBlock: req.Sequential);
         try { PrunedModelWriter.Write(weights, result.Replaced, req.OutDir, new Dictionary<string, string> { ["prune.json"] = report }); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
-        stdout.WriteLine(PruneArguments.Summary(result.Run, req.Settings, req.OutDir));
+        stdout.WriteLine(PruneArguments.Summary(result.Run, req.Settings, req.OutDir, req.Sequential ? "sequential within blocks" : null));
         return TorchCommands.Ok;
     }
 

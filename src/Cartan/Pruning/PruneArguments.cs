@@ -137,12 +137,13 @@ public static class PruneArguments
         return inputDir;
     }
 
-    /// <summary>The one-line summary both front ends print after a run.</summary>
-    public static string Summary(ModelPruneResult run, PruneSettings settings, string outDir)
+    /// <summary>The one-line summary both front ends print after a run; <paramref name="note"/> (e.g. "sequential within
+    /// blocks") follows the EC mode when given.</summary>
+    public static string Summary(ModelPruneResult run, PruneSettings settings, string outDir, string? note = null)
     {
         long total = run.Targets.Sum(t => (long)t.Rows * t.Cols);
         double kept = run.Layers.Select((l, k) => l.KeptFraction * run.Targets[k].Rows * run.Targets[k].Cols).Sum() / total;
         return $"cartan: pruned {run.Targets.Count} matrices ({total} weights) with {PruneSettings.MethodName(settings.Method)} " +
-            $"{settings.Pattern}, EC {EcOptions.ModeName(settings.Ec.Mode)}: sparsity {(1 - kept).ToString("F4", CultureInfo.InvariantCulture)}; wrote {outDir}";
+            $"{settings.Pattern}, EC {EcOptions.ModeName(settings.Ec.Mode)}{(note is null ? "" : ", " + note)}: sparsity {(1 - kept).ToString("F4", CultureInfo.InvariantCulture)}; wrote {outDir}";
     }
 }
