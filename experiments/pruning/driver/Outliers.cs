@@ -1,5 +1,7 @@
 // `PruningDriver outliers`: activation-outlier statistics of a decoder's prunable-linear inputs, and how far Wanda's
 // 50 % mask departs from magnitude's, from one dense calibration run (README, "Why magnitude is hard to beat here").
+// Writes outliers.tsv, outliers.md and stats.npz; ../check_outliers.py recomputes the table from stats.npz and the
+// weights with numpy/scipy.
 using System.Globalization;
 using System.Text;
 using Cartan.Formats;
@@ -52,6 +54,8 @@ static class Outliers
             tsv.AppendLine(string.Join('\t', t.TensorName, t.Role, t.Block, t.Rows, t.Cols, F(sorted[^1] / med), F(p99 / med), F(frac), F(rho), F(dis)));
         }
         File.WriteAllText(Path.Combine(outDir, "outliers.tsv"), tsv.ToString());
+        // The statistics themselves, for the independent check (../check_outliers.py).
+        CalibrationStatsFile.Write(Path.Combine(outDir, "stats.npz"), stats);
 
         var md = new StringBuilder();
         md.AppendLine($"Dense calibration statistics of {samples} × {seqLen} tokens (seed {seed}); ‖X_j‖₂ over all calibration tokens; " +
