@@ -29,7 +29,7 @@ public static partial class Cli
                 [--ec none|col|col+row] [--ec-lo 1] [--ec-hi 2] [--ec-uncentred] [--ec-act-weighted]
                 [--profile uniform|owl|spectral] [--profile-lambda 0.08] [--owl-m 5] [--spectral-metric ww|alpha_mle|tau|rq]
                 [--alpha 1] [--epsilon 1e-8] [--per-layer] [--blocksize 128] [--damp 0.01]
-                [--calib-stats FILE.npz | --calib TEXT [--calib-samples 128] [--seqlen N] [--seed 0] [--dense-inputs]]
+                [--calib-stats FILE.npz | --calib TEXT [--calib-samples 128] [--seqlen N] [--seed 0] [--dense-inputs] [--sequential]]
           cartan --version
 
         MODEL is a file or folder: safetensors (single or *.safetensors.index.json), ONNX, tfjs model.json or

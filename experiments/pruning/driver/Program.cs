@@ -1,8 +1,11 @@
 // Driver of experiments/pruning (see ../README.md and ../run.sh).
 //   run:       PruningDriver run --model DIR --calib FILE --test FILE --out DIR [--seeds 0,1,2] [--calib-samples 128]
-//              [--seqlen 256] [--eval-tokens 32768] [--threads 1] [--only grid|alpha|profile]
+//              [--seqlen 256] [--eval-tokens 32768] [--threads 1] [--only grid|alpha|profile] [--methods m1,m2]
+//              [--sequential]   (layer groups pruned in forward order inside each block, as `cartan prune --sequential`)
 //              PruningDriver run --random --out DIR ...   (a random small LLaMA and random tokens: debugging only)
 //   summarize: PruningDriver summarize --out DIR          (results.tsv → table.md, fig_grid.svg, fig_alpha.svg)
+//   outliers:  PruningDriver outliers --model DIR --calib FILE --out DIR [--calib-samples 16] [--seqlen 256] [--seed 0]
+//              (activation-outlier statistics and Wanda-vs-magnitude mask agreement, Outliers.cs)
 // Every pruning goes through the library (PruneArguments parses the same options as `cartan prune`, CalibratedPruner
 // calibrates block by block and prunes with Pruner), with the model loaded and the splits tokenised once.
 using System.Diagnostics;
@@ -23,12 +26,20 @@ if (args.Length == 0) { Console.Error.WriteLine("usage: PruningDriver run|summar
 var a = Args.Parse(args[1..], new Dictionary<string, int>
 {
     ["--model"] = 1, ["--calib"] = 1, ["--test"] = 1, ["--out"] = 1, ["--seeds"] = 1, ["--calib-samples"] = 1, ["--seqlen"] = 1,
-    ["--eval-tokens"] = 1, ["--threads"] = 1, ["--random"] = 0, ["--random-config"] = 1, ["--only"] = 1, ["--patterns"] = 1, ["--ecs"] = 1,
+    ["--eval-tokens"] = 1, ["--threads"] = 1, ["--random"] = 0, ["--random-config"] = 1, ["--only"] = 1, ["--patterns"] = 1, ["--ecs"] = 1, ["--sequential"] = 0, ["--methods"] = 1, ["--seed"] = 1,
 });
 string outDir = a.Get("--out") ?? throw new UsageException("--out DIR");
 Directory.CreateDirectory(outDir);
 if (args[0] == "summarize") { Summary.Write(outDir); return 0; }
-if (args[0] != "run") throw new UsageException("run or summarize");
+if (args[0] == "outliers")
+{
+    string model = a.Get("--model") ?? throw new UsageException("--model DIR");
+    set_num_threads(a.GetInt("--threads", 1) ?? 1);
+    Outliers.Run(model, Data.Tokenize(model, a.Get("--calib") ?? throw new UsageException("--calib FILE")), a.GetInt("--calib-samples", 1) ?? 16,
+        a.GetInt("--seqlen", 2) ?? 256, a.GetInt("--seed", 0) ?? 0, outDir);
+    return 0;
+}
+if (args[0] != "run") throw new UsageException("run, summarize or outliers");
 
 set_num_threads(a.GetInt("--threads", 1) ?? 1);
 var seeds = (a.Get("--seeds") ?? "0,1,2").Split(',').Select(int.Parse).ToArray();
@@ -36,6 +47,7 @@ int calibSamples = a.GetInt("--calib-samples", 1) ?? 128;
 int evalTokens = a.GetInt("--eval-tokens", 0) ?? 32768;
 if (evalTokens == 0) evalTokens = int.MaxValue; // 0: the whole test split
 string? only = a.Get("--only");
+bool sequential = a.Has("--sequential");
 
 string modelDir;
 int[] calibTokens, testTokens;
@@ -64,7 +76,8 @@ var done = new HashSet<string>();
 if (File.Exists(tsv)) foreach (var line in File.ReadLines(tsv).Skip(1)) done.Add(string.Join('\t', line.Split('\t').Take(7)));
 else File.WriteAllText(tsv, "group\tmethod\tec\tpattern\talpha\tprofile\tseed\tppl\tsparsity\tlayer_seconds_mean\tprune_seconds\tcalib_seconds\twall_seconds\tcalib_tokens\teval_tokens\n");
 File.WriteAllText(Path.Combine(outDir, "setup.txt"),
-    $"model {modelDir}\ncalibration {calibSamples} x {seqLen} tokens per seed, seeds {string.Join(",", seeds)}\n" +
+    $"model {modelDir}\ncalibration {calibSamples} x {seqLen} tokens per seed, seeds {string.Join(",", seeds)}" +
+    (sequential ? ", layers sequential within blocks" : ", dense inputs within blocks") + "\n" +
     $"evaluation: first {evalIds.Length} tokens of the test split ({testTokens.Length} in all), non-overlapping windows of {context}\n" +
     $"torch threads {get_num_threads()}, started {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, machine {Environment.MachineName} ({Environment.ProcessorCount} logical CPUs, shared)\n");
 
@@ -115,7 +128,7 @@ void RunOnce(string group, string method, string ec, string pattern, double alph
     var samples = method == "magnitude" && profile != "owl"
         ? CalibrationSampler.Draw(calibTokens, 1, 2, seed)
         : CalibrationSampler.Draw(calibTokens, calibSamples, seqLen, seed);
-    var r = CalibratedPruner.Run(net, weights, graph, settings, samples, new CalibrationOptions());
+    var r = CalibratedPruner.Run(net, weights, graph, settings, samples, new CalibrationOptions { SequentialWithinBlock = sequential });
     long total = r.Run.Targets.Sum(t => (long)t.Rows * t.Cols);
     double kept = r.Run.Layers.Select((l, k) => l.KeptFraction * r.Run.Targets[k].Rows * r.Run.Targets[k].Cols).Sum() / total;
     double pruneSeconds = r.Run.Layers.Sum(l => l.Seconds);
@@ -124,7 +137,7 @@ void RunOnce(string group, string method, string ec, string pattern, double alph
         r.CalibrationSeconds, sw.Elapsed.TotalSeconds, samples.Length * samples[0].Length);
 }
 
-string[] methods = ["magnitude", "wanda", "sparsegpt", "cvr"];
+string[] methods = a.Get("--methods")?.Split(',') ?? ["magnitude", "wanda", "sparsegpt", "cvr"];
 string[] ecs = a.Get("--ecs")?.Split(',') ?? ["none", "col", "col+row"];
 var patternFilter = a.Get("--patterns")?.Split(',');
 double[] alphas = [0, 0.5, 1, 2, 4];

@@ -47,14 +47,14 @@ public static class PruneCommand
 
         var graph = ModelGraph.Build(weights, new GraphOptions { InferPairs = false });
         CalibratedPruneResult result;
-        try { result = CalibratedPruner.Run(network, weights, graph, req.Settings, samples, new CalibrationOptions { DenseInputs = req.DenseInputs }); }
+        try { result = CalibratedPruner.Run(network, weights, graph, req.Settings, samples, new CalibrationOptions { DenseInputs = req.DenseInputs, SequentialWithinBlock = req.Sequential }); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         string calib = $"{req.CalibSamples} × {seqLen} tokens from {Path.GetFileName(req.CalibText)} (seed {req.Seed}), block-sequential with " +
-                       (req.DenseInputs ? "dense inputs" : "pruned inputs") + $", forward {result.CalibrationSeconds:F2} s";
-        string report = PruneReport.ToJson(result.Run, req.Settings, weights.Source, sw.Elapsed.TotalSeconds, calib);
+                       (req.DenseInputs ? "dense inputs" : "pruned inputs") + (req.Sequential ? ", sequential within blocks" : "") + $", forward {result.CalibrationSeconds:F2} s";
+        string report = PruneReport.ToJson(result.Run, req.Settings, weights.Source, sw.Elapsed.TotalSeconds, calib, sequentialWithinBlock: req.Sequential);
         try { PrunedModelWriter.Write(weights, result.Replaced, req.OutDir, new Dictionary<string, string> { ["prune.json"] = report }); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
-        stdout.WriteLine(PruneArguments.Summary(result.Run, req.Settings, req.OutDir));
+        stdout.WriteLine(PruneArguments.Summary(result.Run, req.Settings, req.OutDir, req.Sequential ? "sequential within blocks" : null));
         return TorchCommands.Ok;
     }
 

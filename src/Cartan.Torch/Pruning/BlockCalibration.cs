@@ -14,6 +14,16 @@ public sealed record CalibrationOptions
     public bool DenseInputs { get; init; }
     /// <summary>Calibration sequences per forward batch (memory only; the statistics do not depend on it).</summary>
     public int BatchSize { get; init; } = 8;
+    /// <summary>
+    /// Prune the layers of a block in forward order, each layer group seeing inputs computed with the block's
+    /// already-pruned earlier groups (SparseGPT's "true sequential", methods.md §5(e)); default false: every layer of a
+    /// block sees the inputs of the block's dense weights (Wanda's convention). A group is the set of layers sharing one
+    /// input ([q,k,v], [o], [gate,up], [down] for LLaMA; [c_attn], [attn.c_proj], [c_fc], [mlp.c_proj] for GPT-2).
+    /// Costs one forward pass over all calibration batches per group (plus one for the block outputs) instead of two
+    /// per block. Independent of <see cref="DenseInputs"/>, which concerns the next block's inputs: with both on, the
+    /// layers inside a block are pruned sequentially and the next block reads the dense block's outputs.
+    /// </summary>
+    public bool SequentialWithinBlock { get; init; }
 }
 
 /// <summary>
@@ -22,7 +32,10 @@ public sealed record CalibrationOptions
 /// reduced to float64 statistics (<see cref="CalibrationStats"/>: n, Σx, Σx² per input feature, and XᵀX for
 /// SparseGPT); layers reading the same input (q/k/v, gate/up) share one accumulator. A callback then prunes the
 /// block, and the block's outputs are recomputed with the pruned weights as the next block's inputs (or, with
-/// <see cref="CalibrationOptions.DenseInputs"/>, the dense outputs are kept).
+/// <see cref="CalibrationOptions.DenseInputs"/>, the dense outputs are kept). With
+/// <see cref="CalibrationOptions.SequentialWithinBlock"/> the block is instead run once per input group, in forward
+/// order, each run collecting only that group's statistics and pruning only its layers, so later groups see the inputs
+/// of the block with its earlier groups already pruned.
 /// </summary>
 public static class BlockCalibration
 {
@@ -30,7 +43,12 @@ public static class BlockCalibration
     /// Runs the calibration. <paramref name="afterBlock"/>(block, statistics of its linear inputs by HF weight name) is
     /// called once per block after its statistics are complete and before its outputs are (re)computed; it may change the
     /// block's weights (pruning). Returns every weight's input statistics by HF weight name. The network is used in its
-    /// own dtype; statistics are accumulated in float64.
+    /// own dtype; statistics are accumulated in float64. With <see cref="CalibrationOptions.SequentialWithinBlock"/>
+    /// <paramref name="afterBlock"/> is called once per input group of the block, in forward order, with that group's
+    /// statistics only, each collected by a forward pass run after the previous call returned (G groups: G passes, plus
+    /// one to recompute the block's outputs unless <see cref="CalibrationOptions.DenseInputs"/>). Without a callback
+    /// the weights cannot change, so the sequential and the ordinary run give the same statistics and the ordinary
+    /// (cheaper) one is run.
     /// </summary>
     public static Dictionary<string, CalibrationStats> Run(IBlockDecoder network, IReadOnlyList<int[]> samples, bool withHessian,
         CalibrationOptions options, Action<int, IReadOnlyDictionary<string, CalibrationStats>>? afterBlock = null)
@@ -54,6 +72,13 @@ public static class BlockCalibration
             }
             for (int block = 0; block < network.BlockCount; block++)
             {
+                if (options.SequentialWithinBlock && afterBlock is not null)
+                {
+                    var next = SequentialBlock(network, block, hidden, withHessian, options, all, afterBlock);
+                    foreach (var h in hidden) h.Dispose();
+                    hidden = next;
+                    continue;
+                }
                 var acc = new Dictionary<string, Accumulator>(StringComparer.Ordinal);
                 var groups = new List<(IReadOnlyList<string> Names, Accumulator Acc)>();
                 void Tap(IReadOnlyList<string> names, Tensor x)
@@ -105,6 +130,63 @@ public static class BlockCalibration
             foreach (var h in hidden) h.Dispose();
         }
         return all;
+    }
+
+    /// <summary>
+    /// One block in sequential mode: pass g runs the block (groups &lt; g already pruned) over every batch, accumulates
+    /// only group g's input and hands it to <paramref name="afterBlock"/>. Returns the block's outputs for the next block:
+    /// pass 0's (dense) with DenseInputs, otherwise a final pass with every group pruned.
+    /// </summary>
+    private static List<Tensor> SequentialBlock(IBlockDecoder network, int block, List<Tensor> hidden, bool withHessian,
+        CalibrationOptions options, Dictionary<string, CalibrationStats> all, Action<int, IReadOnlyDictionary<string, CalibrationStats>> afterBlock)
+    {
+        var order = new List<IReadOnlyList<string>>();          // groups in forward order, as pass 0 meets them
+        var position = new Dictionary<string, int>(StringComparer.Ordinal);
+        int current = 0;
+        Accumulator? acc = null;
+        void Tap(IReadOnlyList<string> names, Tensor x)
+        {
+            if (!position.TryGetValue(names[0], out int g))
+            {
+                g = order.Count;
+                position[names[0]] = g;
+                order.Add(names);
+            }
+            if (g != current) return;
+            acc ??= new Accumulator((int)x.shape[^1], withHessian);
+            acc.Add(x);
+        }
+        var outputs = new List<Tensor>(hidden.Count);
+        try
+        {
+            foreach (var h in hidden) outputs.Add(network.ForwardBlock(block, h, Tap));   // pass 0: dense block
+            for (current = 0; current < order.Count; current++)
+            {
+                if (current > 0)
+                    foreach (var h in hidden) network.ForwardBlock(block, h, Tap).Dispose();
+                if (acc is null) throw new InvalidOperationException($"block {block} did not show group {current} its input again");
+                var s = acc.ToStats();
+                acc.Dispose();
+                acc = null;
+                var groupStats = new Dictionary<string, CalibrationStats>(StringComparer.Ordinal);
+                foreach (var n in order[current]) groupStats[n] = s;
+                foreach (var (k, v) in groupStats) all[k] = v;
+                afterBlock(block, groupStats);
+            }
+            if (!options.DenseInputs)
+            {
+                foreach (var o in outputs) o.Dispose();
+                outputs.Clear();
+                foreach (var h in hidden) outputs.Add(network.ForwardBlock(block, h));
+            }
+            return outputs;
+        }
+        catch
+        {
+            foreach (var o in outputs) o.Dispose();
+            acc?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>float64 running sums of one linear input, kept as tensors until the block is done.</summary>
@@ -181,7 +263,7 @@ public static class CalibratedPruner
         PruneAllocation plan;
         if (settings.Profile.Kind == ProfileKind.Owl)
         {
-            var dense = ByFile(BlockCalibration.Run(decoder, samples, withHessian: false, options with { DenseInputs = true }));
+            var dense = ByFile(BlockCalibration.Run(decoder, samples, withHessian: false, options with { DenseInputs = true, SequentialWithinBlock = false }));
             plan = Pruner.Allocate(weights, targets, settings, t => dense.GetValueOrDefault(t.TensorName));
         }
         else plan = Pruner.Allocate(weights, targets, settings, _ => null);

@@ -23,6 +23,10 @@ public sealed record PruneRequest
     public int Seed { get; init; }
     /// <summary>--dense-inputs: each block's calibration inputs are the dense model's (default: the already-pruned model's, as Wanda).</summary>
     public bool DenseInputs { get; init; }
+    /// <summary>--sequential: inside each block, layer groups are pruned in forward order, each seeing inputs computed with the
+    /// block's earlier groups already pruned (SparseGPT's true-sequential); default: every layer sees the block's dense inputs (Wanda).
+    /// Combines with --dense-inputs, which concerns the next block's inputs.</summary>
+    public bool Sequential { get; init; }
 }
 
 /// <summary>
@@ -40,7 +44,7 @@ public static class PruneArguments
         ["--method"] = 1, ["--sparsity"] = 1, ["--pattern"] = 1, ["--ec"] = 1, ["--ec-lo"] = 1, ["--ec-hi"] = 1, ["--ec-uncentred"] = 0,
         ["--ec-act-weighted"] = 0, ["--profile"] = 1, ["--profile-lambda"] = 1, ["--owl-m"] = 1, ["--spectral-metric"] = 1,
         ["--alpha"] = 1, ["--epsilon"] = 1, ["--per-layer"] = 0, ["--blocksize"] = 1, ["--damp"] = 1, ["--calib-stats"] = 1,
-        ["--calib"] = 1, ["--calib-samples"] = 1, ["--seqlen"] = 1, ["--seed"] = 1, ["--dense-inputs"] = 0, ["--out"] = 1, ["--help"] = 0,
+        ["--calib"] = 1, ["--calib-samples"] = 1, ["--seqlen"] = 1, ["--seed"] = 1, ["--dense-inputs"] = 0, ["--sequential"] = 0, ["--out"] = 1, ["--help"] = 0,
     };
 
     /// <summary>True when <paramref name="argv"/> asks for help (then nothing else is validated).</summary>
@@ -98,7 +102,7 @@ public static class PruneArguments
         string? calib = a.Get("--calib"), calibStats = a.Get("--calib-stats");
         if (calib is not null && calibStats is not null) throw new UsageException("give --calib TEXT or --calib-stats FILE.npz, not both");
         if (calib is null)
-            foreach (var o in new[] { "--calib-samples", "--seqlen", "--seed", "--dense-inputs" })
+            foreach (var o in new[] { "--calib-samples", "--seqlen", "--seed", "--dense-inputs", "--sequential" })
                 if (a.Has(o)) throw new UsageException($"{o} applies to --calib TEXT runs only");
         if (calib is null && calibStats is null && settings.NeedsCalibration)
             throw new UsageException($"{PruneSettings.MethodName(settings.Method)}{(settings.Profile.Kind == ProfileKind.Owl ? " with the OWL profile" : "")} needs calibration: pass --calib TEXT (runs the model with the TorchSharp plugin) or --calib-stats FILE.npz");
@@ -109,6 +113,7 @@ public static class PruneArguments
         {
             ModelPath = a.Positionals[0], OutDir = outDir, Settings = settings, CalibStatsFile = calibStats, CalibText = calib,
             CalibSamples = samples, SeqLen = seqLen, Seed = seed, DenseInputs = a.Has("--dense-inputs"),
+            Sequential = a.Has("--sequential"),
         };
     }
 
@@ -132,12 +137,13 @@ public static class PruneArguments
         return inputDir;
     }
 
-    /// <summary>The one-line summary both front ends print after a run.</summary>
-    public static string Summary(ModelPruneResult run, PruneSettings settings, string outDir)
+    /// <summary>The one-line summary both front ends print after a run; <paramref name="note"/> (e.g. "sequential within
+    /// blocks") follows the EC mode when given.</summary>
+    public static string Summary(ModelPruneResult run, PruneSettings settings, string outDir, string? note = null)
     {
         long total = run.Targets.Sum(t => (long)t.Rows * t.Cols);
         double kept = run.Layers.Select((l, k) => l.KeptFraction * run.Targets[k].Rows * run.Targets[k].Cols).Sum() / total;
         return $"cartan: pruned {run.Targets.Count} matrices ({total} weights) with {PruneSettings.MethodName(settings.Method)} " +
-            $"{settings.Pattern}, EC {EcOptions.ModeName(settings.Ec.Mode)}: sparsity {(1 - kept).ToString("F4", CultureInfo.InvariantCulture)}; wrote {outDir}";
+            $"{settings.Pattern}, EC {EcOptions.ModeName(settings.Ec.Mode)}{(note is null ? "" : ", " + note)}: sparsity {(1 - kept).ToString("F4", CultureInfo.InvariantCulture)}; wrote {outDir}";
     }
 }

@@ -8,7 +8,10 @@ public static class PruneReport
     /// <summary>Bins of the EC ratio histograms over [r_lo, r_hi].</summary>
     public const int HistogramBins = 10;
 
-    public static string ToJson(ModelPruneResult run, PruneSettings settings, string source, double totalSeconds, string calibration)
+    /// <summary>The report as indented JSON. <paramref name="sequentialWithinBlock"/>: a calibrated run pruned the layer groups
+    /// of each block in forward order (<c>--sequential</c>), written as <c>settings.sequential_within_block</c>.</summary>
+    public static string ToJson(ModelPruneResult run, PruneSettings settings, string source, double totalSeconds, string calibration,
+        bool sequentialWithinBlock = false)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
@@ -23,6 +26,7 @@ public static class PruneReport
             w.WriteString("comparison", settings.PerLayer ? "per_layer" : settings.Method == PruneMethod.SparseGpt && !settings.Pattern.IsNM ? "per_block" : "per_row");
             w.WriteString("tie_rule", "lower index kept");
             w.WriteString("calibration", calibration);
+            w.WriteBoolean("sequential_within_block", sequentialWithinBlock);
             w.WriteStartObject("cvr");
             w.WriteNumber("alpha", settings.Cvr.Alpha);
             w.WriteNumber("epsilon", settings.Cvr.Epsilon);
