@@ -41,10 +41,14 @@ for m in ${models//,/ }; do
   ww_s=$(grep -o 'analyze_s[=: ]*[0-9.]*' "bench/results/ww-$m.err" | grep -o '[0-9.]*$' | tail -1)
   ww_rss=$(grep -o 'peak_rss_mib[=: ]*[0-9.]*' "bench/results/ww-$m.err" | grep -o '[0-9.]*$' | tail -1)
   ww_n=$(($(wc -l < "bench/results/ww-$m.csv") - 1))
-  for mode in "ww:--metrics ww --conv-view tap" "spectra:--spectra-only --conv-view tap" "full:"; do
+  # The layers WeightWatcher analysed, as one anchored pattern: "ww-same" runs exactly that set (for vit_b_16 it leaves out
+  # the q/k/v parts of the packed in_proj, which WW does not see; for resnet18 it is every layer we analyse anyway).
+  same="^($(tail -n +2 "bench/results/ww-$m.csv" | /usr/bin/python3 -c 'import csv,re,sys; print("|".join(re.escape(r[2]) for r in csv.reader(sys.stdin)))'))\$"
+  for mode in "ww:--metrics ww --conv-view tap" "ww-same:--metrics ww --conv-view tap --layers" "spectra:--spectra-only --conv-view tap" "full:"; do
     name=${mode%%:*}; flags=${mode#*:}
+    extra=(); [ "$name" = ww-same ] && extra=("$same")
     start=$(date +%s.%N)
-    CARTAN_REPORT_RSS=1 $cli analyze "$f" $flags --quiet --json "bench/results/cartan-$m-$name.json" > "bench/results/cartan-$m-$name.out" 2> "bench/results/cartan-$m-$name.err"
+    CARTAN_REPORT_RSS=1 $cli analyze "$f" $flags "${extra[@]}" --quiet --json "bench/results/cartan-$m-$name.json" > "bench/results/cartan-$m-$name.out" 2> "bench/results/cartan-$m-$name.err"
     end=$(date +%s.%N)
     s=$(echo "$end - $start" | bc -l)
     rss=$(grep -o 'peak_rss_mib: [0-9.]*' "bench/results/cartan-$m-$name.err" | grep -o '[0-9.]*$')
@@ -68,6 +72,6 @@ PY
   done
 done
 echo >> "$out"
-echo "ww = \`--metrics ww --conv-view tap\` (WeightWatcher's per-layer metric set, its pooled per-tap conv ESD); spectra = \`--spectra-only --conv-view tap\` (every per-layer metric: charts, effective ranks, tails, fit comparisons, WW block); full = every analysis (spectra, interfaces with transport, flag and PAM certificates, heads, chains)." >> "$out"
+echo "ww = \`--metrics ww --conv-view tap\` (WeightWatcher's per-layer metric set, its pooled per-tap conv ESD); ww-same = the same restricted by \`--layers\` to exactly the layers WW analysed; spectra = \`--spectra-only --conv-view tap\` (every per-layer metric: charts, effective ranks, tails, fit comparisons, WW block); full = every analysis (spectra, interfaces with transport, flag and PAM certificates, heads, chains)." >> "$out"
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine slows both sides)." >> "$out"
 cat "$out"

@@ -196,7 +196,17 @@ internal sealed class LinalgEngine(LinalgBackend backend)
         Backend.Gram(a, m, n, rowsShort, g);
         var w = new double[k];
         var z = new double[p * k];
-        Backend.EigenTop(g, p, k, w, z);
+        if (3 * k >= p && p >= 64 && p <= 2048)
+        {
+            // A third of the spectrum or more: divide and conquer on all vectors (dsyevd) beats bisection plus inverse
+            // iteration on the index range (dsyevr), 0.093 s vs 0.139 s for the top 384 of 768 on one core here.
+            var wAll = new double[p];
+            var vAll = new double[p * p];
+            Backend.EigenFull(g, p, wAll, vAll);
+            Array.Copy(wAll, p - k, w, 0, k);
+            for (int i = 0; i < p; i++) Array.Copy(vAll, i * p + (p - k), z, i * k, k);
+        }
+        else Backend.EigenTop(g, p, k, w, z);
 
         // Short side: columns in descending order.
         var s = new double[k];

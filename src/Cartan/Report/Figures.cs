@@ -196,23 +196,31 @@ public static partial class Figures
         int kf = Math.Min(Math.Min(from.Rank, max), sigmaFrom.Length), kt = Math.Min(Math.Min(to.Rank, max), sigmaTo.Length);
         double nf = Math.Sqrt(sigmaFrom.Sum(s => s * s)), nt = Math.Sqrt(sigmaTo.Sum(s => s * s));
         var k = new double[kt][];
-        for (int i = 0; i < kt; i++) k[i] = new double[kf];
-        for (int r = 0; r < m; r++)
+        if (kt == 0 || kf == 0 || m == 0)
         {
-            var v = to.V.AsSpan(r * to.Rank, kt);
-            var u = from.U.AsSpan(r * from.Rank, kf);
-            for (int i = 0; i < kt; i++)
-            {
-                double x = v[i];
-                if (x == 0) continue;
-                var row = k[i];
-                for (int j = 0; j < kf; j++) row[j] += x * u[j];
-            }
+            for (int i = 0; i < kt; i++) k[i] = new double[kf];
+            return k;
         }
+        // K = V_toᵀ·U_from (kt×kf) over the m interface coordinates, one dgemm on the leading columns.
+        var v = Leading(to.V, m, to.Rank, kt);
+        var u = Leading(from.U, m, from.Rank, kf);
+        var prod = Linalg.Lapack.MatMul(v, kt, m, u, kf, transA: true);
         for (int i = 0; i < kt; i++)
+        {
+            k[i] = new double[kf];
             for (int j = 0; j < kf; j++)
-                k[i][j] = nf > 0 && nt > 0 ? Math.Abs(k[i][j]) * sigmaTo[i] / nt * sigmaFrom[j] / nf : 0;
+                k[i][j] = nf > 0 && nt > 0 ? Math.Abs(prod[i * kf + j]) * sigmaTo[i] / nt * sigmaFrom[j] / nf : 0;
+        }
         return k;
+    }
+
+    /// <summary>The first <paramref name="count"/> columns of a rows×cols row-major matrix, contiguous.</summary>
+    private static double[] Leading(double[] a, int rows, int cols, int count)
+    {
+        if (count == cols) return a;
+        var r = new double[rows * count];
+        for (int i = 0; i < rows; i++) a.AsSpan(i * cols, count).CopyTo(r.AsSpan(i * count, count));
+        return r;
     }
 
     /// <summary>

@@ -111,10 +111,11 @@ public static class Icm
         var pp = new double[rows * cols];
         for (int t = 0; t < o.PerturbationCount; t++)
         {
-            double s = 0;
-            for (int i = 0; i < d.Length; i++) { d[i] = rng.NextGaussian(); s += d[i] * d[i]; }
+            rng.FillGaussian(d);
+            double s = System.Numerics.Tensors.TensorPrimitives.SumOfSquares<double>(d);
             double scale = s > 0 ? epsilon / Math.Sqrt(s) : 0;
-            for (int i = 0; i < d.Length; i++) pp[i] = Math.Abs(pFull[i] + scale * d[i]);
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd<double>(d, scale, pFull, pp);
+            System.Numerics.Tensors.TensorPrimitives.Abs<double>(pp, pp);
             var l = Labels(Pam.Analyze(pp, rows, cols, groups, o, full.Thresholds), o).Labels;
             if (!l.SequenceEqual(baseLabels.Labels)) changed++;
         }

@@ -107,6 +107,43 @@ internal sealed class SplitMix64(ulong seed)
     public int NextInt(int n) => (int)(NextDouble() * n);
 
     /// <summary>
+    /// Fills <paramref name="destination"/> with independent standard normals: Marsaglia's polar method in batches, the
+    /// candidate points drawn one by one but the logarithms, divisions and square roots done in SIMD over the batch
+    /// (rejected candidates are computed and dropped). Several times faster than <see cref="NextGaussian"/> on the
+    /// millions of draws of one ICM perturbation. Deterministic for a seed; a different stream from <see cref="NextGaussian"/>.
+    /// </summary>
+    public void FillGaussian(Span<double> destination)
+    {
+        const int Batch = 1024;
+        Span<double> u = stackalloc double[Batch], v = stackalloc double[Batch], s = stackalloc double[Batch], f = stackalloc double[Batch];
+        int done = 0;
+        while (done < destination.Length)
+        {
+            // Enough candidates for the remaining pairs, allowing for the 1 − π/4 ≈ 21 % rejected.
+            int n = Math.Min(Batch, (destination.Length - done + 1) / 2 * 4 / 3 + 8);
+            Span<double> su = u[..n], sv = v[..n], ss = s[..n], sf = f[..n];
+            for (int i = 0; i < n; i++)
+            {
+                su[i] = 2 * NextDouble() - 1;
+                sv[i] = 2 * NextDouble() - 1;
+            }
+            System.Numerics.Tensors.TensorPrimitives.Multiply(sv, sv, ss);
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(su, su, ss, ss);
+            for (int i = 0; i < n; i++) if (ss[i] >= 1 || ss[i] == 0) ss[i] = double.NaN; // rejected: kept out below
+            System.Numerics.Tensors.TensorPrimitives.Log(ss, sf);
+            System.Numerics.Tensors.TensorPrimitives.Divide(sf, ss, sf);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(sf, -2.0, sf);
+            System.Numerics.Tensors.TensorPrimitives.Sqrt(sf, sf);
+            for (int i = 0; i < n && done < destination.Length; i++)
+            {
+                if (double.IsNaN(ss[i])) continue;
+                destination[done++] = su[i] * sf[i];
+                if (done < destination.Length) destination[done++] = sv[i] * sf[i];
+            }
+        }
+    }
+
+    /// <summary>
     /// Standard normal (Marsaglia's polar method: a uniform point in the unit disc, one logarithm and one square root per
     /// pair, no trigonometry — the ICM perturbation test draws millions of these per interface).
     /// </summary>
