@@ -305,6 +305,12 @@ public static class Analyzer
         return [.. pooled];
     }
 
+    private static bool AllFinite(ReadOnlySpan<double> x)
+    {
+        foreach (var v in x) if (!double.IsFinite(v)) return false;
+        return true;
+    }
+
     private static LayerRecord AnalyzeLayer(LayerSpec spec, AnalyzeOptions o, ConcurrentDictionary<string, LayerState> states)
     {
         var rec = new LayerRecord
@@ -326,11 +332,10 @@ public static class Analyzer
                 {
                     if (spec.Rows > spec.Cols) blocks(start, count, 0, spec.Cols, band);
                     else blocks(0, spec.Rows, start, count, band);
-                    foreach (var x in band)
-                    {
-                        if (!double.IsFinite(x)) { finite = false; band.Clear(); break; }
-                        fro2 += x * x;
-                    }
+                    // Σx² in SIMD; a NaN or ±∞ makes it non-finite (so does overflow of huge finite values: then look).
+                    double ss = System.Numerics.Tensors.TensorPrimitives.SumOfSquares<double>(band);
+                    if (!double.IsFinite(ss) && !AllFinite(band)) { finite = false; band.Clear(); }
+                    else fro2 += ss;
                 }, o.StreamBandElements);
             }
             catch (CartanFormatException e) { return rec with { Status = "failed", Reason = e.Message }; }

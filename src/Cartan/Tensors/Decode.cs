@@ -12,6 +12,16 @@ public static class Decode
         int size = DTypes.Size(type);
         if (size == 0) throw new ArgumentException($"{type} has no fixed element width");
         if (src.Length < (long)n * size) throw new ArgumentException("source shorter than destination");
+        if (BitConverter.IsLittleEndian && type is DType.F32 or DType.F64 or DType.F16)
+        {
+            // Little-endian host: the bytes are the values; widen in SIMD (exact: every float32/half is a double).
+            switch (type)
+            {
+                case DType.F64: System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(src[..(n * 8)]).CopyTo(dst); return;
+                case DType.F32: System.Numerics.Tensors.TensorPrimitives.ConvertChecked<float, double>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(src[..(n * 4)]), dst); return;
+                case DType.F16: System.Numerics.Tensors.TensorPrimitives.ConvertChecked<Half, double>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(src[..(n * 2)]), dst); return;
+            }
+        }
         switch (type)
         {
             case DType.F64:
