@@ -182,7 +182,7 @@ public class CalibrationTests
 
     // ------------------------------------------------------------------ cartan prune --calib
 
-    private static (int Code, string Out, string Err) Cli(params string[] args)
+    internal static (int Code, string Out, string Err) Cli(params string[] args)
     {
         var o = new StringWriter();
         var e = new StringWriter();
@@ -190,7 +190,7 @@ public class CalibrationTests
         return (code, o.ToString(), e.ToString());
     }
 
-    private static string TempDir()
+    internal static string TempDir()
     {
         string dir = Path.Combine(Path.GetTempPath(), $"cartan-calib-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);

@@ -192,20 +192,9 @@ public class SequentialCalibrationTests
 
     // ------------------------------------------------------------------ cartan prune --sequential
 
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = Cartan.Cli.Cli.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    private static (int Code, string Out, string Err) Cli(params string[] args) => CalibrationTests.Cli(args);
 
-    private static string TempDir()
-    {
-        string dir = Path.Combine(Path.GetTempPath(), $"cartan-seq-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    private static string TempDir() => CalibrationTests.TempDir();
 
     private static string Ids(string dir, int vocab)
     {

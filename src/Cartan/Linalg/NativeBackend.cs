@@ -199,24 +199,22 @@ internal sealed unsafe class NativeBackend : LinalgBackend
 
     public override void Gram(ReadOnlySpan<double> a, int m, int n, bool rowsGram, Span<double> c)
     {
-        // The row-major m×n buffer is the column-major n×m matrix X = Aᵀ (ld n).
-        // A·Aᵀ = XᵀX → syrk('T'), order m, inner n.   Aᵀ·A = X·Xᵀ → syrk('N'), order n, inner m.
-        byte uplo = (byte)'U', trans = rowsGram ? (byte)'T' : (byte)'N';
-        int order = rowsGram ? m : n, inner = rowsGram ? n : m, lda = Ld(n), ldc = Ld(order);
-        double alpha = 1, beta = 0;
-        fixed (double* pa = a)
-        fixed (double* pc = c)
-            _dsyrk(&uplo, &trans, &order, &inner, &alpha, pa, &lda, &beta, pc, &ldc, 1, 1);
+        Syrk(a, m, n, rowsGram, c, beta: 0);
         // Column-major upper = row-major lower triangle; mirror it into the upper one.
-        LinalgEngine.MirrorLowerToUpper(c, order);
+        LinalgEngine.MirrorLowerToUpper(c, rowsGram ? m : n);
     }
 
-    public override void GramAdd(ReadOnlySpan<double> a, int m, int n, bool rowsGram, Span<double> c)
+    // As Gram with β = 1 and no mirroring (the lower triangle accumulates).
+    public override void GramAdd(ReadOnlySpan<double> a, int m, int n, bool rowsGram, Span<double> c) => Syrk(a, m, n, rowsGram, c, beta: 1);
+
+    private void Syrk(ReadOnlySpan<double> a, int m, int n, bool rowsGram, Span<double> c, double beta)
     {
-        // As Gram, with β = 1 and no mirroring: column-major upper = row-major lower.
+        // The row-major m×n buffer is the column-major n×m matrix X = Aᵀ (ld n).
+        // A·Aᵀ = XᵀX → syrk('T'), order m, inner n.   Aᵀ·A = X·Xᵀ → syrk('N'), order n, inner m.
+        // Column-major upper is the row-major lower triangle.
         byte uplo = (byte)'U', trans = rowsGram ? (byte)'T' : (byte)'N';
         int order = rowsGram ? m : n, inner = rowsGram ? n : m, lda = Ld(n), ldc = Ld(order);
-        double alpha = 1, beta = 1;
+        double alpha = 1;
         fixed (double* pa = a)
         fixed (double* pc = c)
             _dsyrk(&uplo, &trans, &order, &inner, &alpha, pa, &lda, &beta, pc, &ldc, 1, 1);
