@@ -109,8 +109,8 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
         int order = 0;
         var ordered = OrderTensors();
         foreach (var t in ordered) AddTensor(t, heads, order++);
+        string arch = Architecture(); // from every analysable layer, before any selection
         if (opts.Layers is not null || opts.Exclude is not null) Select();
-        string arch = Architecture();
         var interfaces = opts.InferPairs ? InferInterfaces() : [];
         foreach (var (a, b) in opts.ExplicitPairs) AddExplicit(interfaces, a, b);
         return new ModelGraph
@@ -276,6 +276,9 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             if (why is null) kept.Add(l);
             else _skipped.Add(new SkippedLayer(l.Name, l.Shape, l.DType, l.Role, why));
         }
+        if (kept.Count == 0 && _layers.Count > 0)
+            _errors.Add($"{(opts.Layers is not null ? $"--layers '{opts.Layers}'" : "")}{(opts.Layers is not null && opts.Exclude is not null ? " with " : "")}" +
+                $"{(opts.Exclude is not null ? $"--exclude '{opts.Exclude}'" : "")} selects none of the {_layers.Count} analysable layers (names such as '{_layers[0].Name}')");
         _layers.Clear();
         _layers.AddRange(kept);
     }

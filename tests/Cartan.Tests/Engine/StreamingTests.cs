@@ -247,6 +247,18 @@ public class StreamingTests
             Assert.Equal(7, graph.Skipped.Count(s => s.Reason.StartsWith("not selected by --layers", StringComparison.Ordinal)));
             Assert.Equal(2, graph.Skipped.Count(s => s.Reason.StartsWith("excluded by --exclude", StringComparison.Ordinal)));
             Assert.All(graph.Interfaces, f => Assert.Contains("layers.1.", f.From));
+            Assert.Equal("llama", graph.Architecture);
+            Assert.Empty(graph.Errors);
+            // A selection that leaves nothing is an error the CLI reports as a usage error (exit 2).
+            var none = ModelGraph.Build(model, new GraphOptions { Layers = new System.Text.RegularExpressions.Regex("no-such-layer") });
+            Assert.Contains("selects none of the 14 analysable layers", Assert.Single(none.Errors));
+            var output = new StringWriter();
+            var error = new StringWriter();
+            Assert.Equal(2, Cartan.Cli.Cli.Run(["analyze", dir, "--exclude", ".", "--json", Path.Combine(dir, "a.json")], output, error));
+            Assert.Contains("--exclude '.' selects none of the 14 analysable layers", error.ToString());
+            Assert.False(File.Exists(Path.Combine(dir, "a.json")));
+            Assert.Equal(2, Cartan.Cli.Cli.Run(["analyze", dir, "--layers", "("], output, error));
+            Assert.Contains("is not a valid regular expression", error.ToString());
         }
         finally { Directory.Delete(dir, true); }
     }
