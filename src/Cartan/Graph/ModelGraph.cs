@@ -351,7 +351,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             if (pd.Taps == 1)
             {
                 AddDense(t, nm.Role, $"name rule {nm.Rule} (1×1 convolution as a dense layer)", label.Label, block, convLayout, pd.O, pd.I, heads, order,
-                    _ => Canonical.Matrix(t.ReadDoubles(), t.Shape, convLayout, MatrixView.Out), convLayout == TensorLayout.OIHW ? RowMajor(t, 0, pd.I) : null);
+                    _ => Canonical.Matrix(t.ReadDoubles(), t.Shape, convLayout, MatrixView.Out), convLayout == TensorLayout.OIHW ? RowMajor(t, pd.I) : null);
                 return;
             }
         }
@@ -378,7 +378,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             AddMatrix(t, t.Name, Roles.Conv, label.Label, rule, block, layout, view, rr, cc, null, order,
                 v => Canonical.Matrix(t.ReadDoubles(), t.Shape, lay, v),
                 v => { var s = Canonical.MatrixShape(t.Shape, lay, v); return ((int)s.Rows, (int)s.Cols); },
-                layout == TensorLayout.OIHW && view == MatrixView.Out ? RowMajor(t, 0, cc)?.Invoke(0) : null);
+                layout == TensorLayout.OIHW && view == MatrixView.Out ? RowMajor(t, cc)?.Invoke(0, rr) : null);
             return;
         }
 
@@ -397,12 +397,12 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
         var (rows, cols) = Canonical.MatrixShape(t.Shape, layout, MatrixView.Out);
         var l2 = layout;
         AddDense(t, role, rule, label.Label, block, l2, rows, cols, heads, order, _ => Canonical.Matrix(t.ReadDoubles(), t.Shape, l2, MatrixView.Out),
-            l2 == TensorLayout.InOut ? null : RowMajor(t, 0, cols));
+            l2 == TensorLayout.InOut ? null : RowMajor(t, cols));
     }
 
     /// <summary>A dense (out×in) layer: size checks, the q/k/v split of a fused projection, heads, the record.</summary>
     private void AddDense(WeightTensor t, string role, string rule, string label, int? block, TensorLayout layout, long rows, long cols,
-        HeadInfo? heads, int order, Func<MatrixView, double[]> full, Func<long, MatrixBlockReader?>? blocks)
+        HeadInfo? heads, int order, Func<MatrixView, double[]> full, Func<long, long, MatrixBlockReader?>? blocks)
     {
         if (rows > int.MaxValue || cols > int.MaxValue || rows * cols > 1L << 31)
         { Skip(t, role, $"matrix {rows}×{cols} too large for one buffer"); return; }
@@ -419,7 +419,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             _ => null,
         };
         hi = CompleteHeads(hi, role, (int)rows, (int)cols);
-        AddMatrix(t, t.Name, role, label, rule, block, layout, MatrixView.Out, rows, cols, hi, order, full, _ => ((int)rows, (int)cols), blocks?.Invoke(0));
+        AddMatrix(t, t.Name, role, label, rule, block, layout, MatrixView.Out, rows, cols, hi, order, full, _ => ((int)rows, (int)cols), blocks?.Invoke(0, rows));
     }
 
     private bool IsConvOk(WeightTensor t, long rr, long cc)
@@ -445,24 +445,26 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
     }
 
     /// <summary>
-    /// Block reads of a matrix stored row-major in <paramref name="t"/> with <paramref name="cols"/> columns, its row 0
-    /// at stored row <paramref name="rowOffset"/> (null when the tensor offers no range reads).
+    /// Block reads of matrices stored row-major in <paramref name="t"/> with <paramref name="cols"/> columns: the result
+    /// (firstRow, rows) reads the rows×cols matrix whose row 0 is stored row firstRow (a part of a fused tensor, or the
+    /// whole). Null when the tensor offers no range reads.
     /// </summary>
-    private static Func<long, MatrixBlockReader?>? RowMajor(WeightTensor t, long rowOffset, long cols)
+    private static Func<long, long, MatrixBlockReader?>? RowMajor(WeightTensor t, long cols)
     {
         if (!t.CanReadRange) return null;
-        return extra => (row0, rowCount, col0, colCount, dst) =>
+        return (firstRow, rows) => (row0, rowCount, col0, colCount, dst) =>
         {
-            if (row0 < 0 || rowCount < 0 || col0 < 0 || colCount < 0 || col0 + colCount > cols || dst.Length < (long)rowCount * colCount)
+            if (row0 < 0 || rowCount < 0 || row0 + rowCount > rows || col0 < 0 || colCount < 0 || col0 + colCount > cols
+                || dst.Length < (long)rowCount * colCount)
                 throw new ArgumentOutOfRangeException(nameof(row0), "block outside the matrix");
-            long first = (rowOffset + extra + row0) * cols + col0;
+            long first = (firstRow + row0) * cols + col0;
             if (colCount == cols) { t.ReadRange(first, dst[..(rowCount * colCount)]); return; }
             for (int r = 0; r < rowCount; r++) t.ReadRange(first + r * cols, dst.Slice(r * colCount, colCount));
         };
     }
 
     private void SplitQkv(WeightTensor t, string label, string rule, int? block, TensorLayout layout, int rows, int cols,
-        HeadInfo? heads, int order, Func<MatrixView, double[]> full, Func<long, MatrixBlockReader?>? blocks)
+        HeadInfo? heads, int order, Func<MatrixView, double[]> full, Func<long, long, MatrixBlockReader?>? blocks)
     {
         int q, kv;
         if (heads is not null && heads.NumHeads > 0 && cols % heads.NumHeads == 0 && heads.NumKvHeads != heads.NumHeads)
@@ -485,7 +487,7 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             hi = CompleteHeads(hi, role, count, cols);
             int s0 = start, n0 = count;
             AddMatrix(t, $"{t.Name}#{suffix}", role, label, rule + " (fused QKV split)", block, layout, MatrixView.Out, count, cols, hi, order,
-                v => Linalg.MatrixOps.RowBlock(cache ??= full(v), cols, s0, n0), _ => (n0, cols), blocks?.Invoke(s0));
+                v => Linalg.MatrixOps.RowBlock(cache ??= full(v), cols, s0, n0), _ => (n0, cols), blocks?.Invoke(s0, n0));
         }
         cache = null;
     }

@@ -90,6 +90,9 @@ public class StreamingTests
             Assert.Equal(5, streamed.Count);
             foreach (var l in graph.Layers.Where(l => l.Blocks is not null))
             {
+                // A block past the layer's last row or column is refused, even inside a fused tensor (q runs into k).
+                Assert.Throws<ArgumentOutOfRangeException>(() => l.Blocks!(l.Rows - 1, 2, 0, 1, new double[2]));
+                Assert.Throws<ArgumentOutOfRangeException>(() => l.Blocks!(0, 1, l.Cols - 1, 2, new double[2]));
                 var a = l.Load();
                 for (int k = 0; k < 20; k++)
                 {
