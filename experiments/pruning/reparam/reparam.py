@@ -13,39 +13,12 @@ Each step multiplies an activation channel by s and divides the weights that rea
 the same function (up to float32 rounding) while those inputs become s-times outliers, as in large LLMs. Magnitude
 pruning is not invariant to this; Wanda's |W_ij|·‖X_j‖ is.
 """
-import json, os, shutil, struct, sys
+import json, os, shutil, sys
 import numpy as np
 
-def read(path):
-    with open(path, 'rb') as f:
-        n = struct.unpack('<Q', f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    tensors = {}
-    for k, v in header.items():
-        if k == '__metadata__':
-            continue
-        assert v['dtype'] == 'F32', (k, v['dtype'])
-        a, b = v['data_offsets']
-        tensors[k] = np.frombuffer(data[a:b], dtype='<f4').reshape(v['shape']).copy()
-    return tensors, header.get('__metadata__')
-
-def write(path, tensors, meta):
-    header, off, blobs = {}, 0, []
-    for k, t in tensors.items():
-        b = np.ascontiguousarray(t, dtype='<f4').tobytes()
-        header[k] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [off, off + len(b)]}
-        off += len(b)
-        blobs.append(b)
-    if meta:
-        header['__metadata__'] = meta
-    h = json.dumps(header, separators=(',', ':')).encode()
-    h += b' ' * ((8 - len(h) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+# The numpy safetensors reader/writer shared with the reference scripts of the Torch tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'tests', 'Cartan.Torch.Tests', 'Fixtures'))
+from safetensors_writer import read_safetensors, write_safetensors  # noqa: E402
 
 def main():
     args = sys.argv[1:]
@@ -56,7 +29,7 @@ def main():
     cfg = json.load(open(os.path.join(src, 'config.json')))
     H, G = cfg['num_attention_heads'], cfg['num_key_value_heads']
     hd = cfg.get('head_dim') or cfg['hidden_size'] // H
-    t, meta = read(os.path.join(src, 'model.safetensors'))
+    t = read_safetensors(os.path.join(src, 'model.safetensors'))
     log = []
     for b in range(cfg['num_hidden_layers']):
         p = f'model.layers.{b}.'
@@ -83,7 +56,7 @@ def main():
     for f in os.listdir(src):
         if f != 'model.safetensors' and os.path.isfile(os.path.join(src, f)):
             shutil.copy(os.path.join(src, f), os.path.join(out, f))
-    write(os.path.join(out, 'model.safetensors'), t, meta)
+    write_safetensors(os.path.join(out, 'model.safetensors'), list(t.items()))
     json.dump({'scale': s, 'hidden': kh, 'values': kv, 'inner': ki, 'seed': int(opt.get('--seed', 0)), 'blocks': log},
               open(os.path.join(out, 'reparam.json'), 'w'), indent=1)
 

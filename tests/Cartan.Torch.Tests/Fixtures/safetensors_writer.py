@@ -23,3 +23,19 @@ def write_safetensors(path, tensors):
         f.write(h)
         for b in blobs:
             f.write(b)
+
+
+def read_safetensors(path):
+    """name → np.ndarray (float32 and float64 tensors, little-endian), in file order; the inverse of write_safetensors."""
+    codes = {"F32": "<f4", "F64": "<f8", "I64": "<i8"}
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = e["data_offsets"]
+        out[name] = np.frombuffer(data[a:b], dtype=codes[e["dtype"]]).reshape(e["shape"]).copy()
+    return out
