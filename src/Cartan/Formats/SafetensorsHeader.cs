@@ -185,8 +185,11 @@ internal static class SafetensorsHeader
         return map;
     }
 
-    /// <summary>Decodes the absolute byte range [start, end) of a file, holding values of one dtype, into destination.</summary>
-    internal delegate void DecodeRange(long start, long end, DType dtype, Span<double> destination);
+    /// <summary>
+    /// Decodes the absolute byte range [start, end) of a file, holding values of one dtype, into destination; the range
+    /// lies inside the tensor whose bytes are [tensorStart, tensorEnd).
+    /// </summary>
+    internal delegate void DecodeRange(long tensorStart, long tensorEnd, long start, long end, DType dtype, Span<double> destination);
 
     /// <summary>
     /// The lazy tensors of a parsed header (undecodable dtypes go to <c>skipped</c>). <paramref name="decode"/>(start, end,
@@ -194,7 +197,7 @@ internal static class SafetensorsHeader
     /// loader (e.g. to translate network errors).
     /// </summary>
     /// <remarks>
-    /// With <paramref name="decodeRange"/>(start, end, dtype, destination) — the same contract on a sub-range — each tensor
+    /// With <paramref name="decodeRange"/> — the same contract on a sub-range of one tensor — each tensor
     /// also offers <see cref="WeightTensor.ReadRange"/>, and <paramref name="release"/>(start, end) drops its pages.
     /// </remarks>
     internal static (List<WeightTensor> Tensors, List<SkippedTensor> Skipped) Tensors(Header header, long bufStart, string where,
@@ -223,7 +226,7 @@ internal static class SafetensorsHeader
             };
             int es = DTypes.Size(dtype);
             TensorRangeReader? range = decodeRange is null || es == 0 || (end - start) != count * es ? null
-                : (first, dst) => decodeRange(start + first * es, start + (first + dst.Length) * es, dtype, dst);
+                : (first, dst) => decodeRange(start, end, start + first * es, start + (first + dst.Length) * es, dtype, dst);
             tensors.Add(new WeightTensor(name, e.Shape, dtype, DTypes.Name(dtype), wrap is null ? load : wrap(load), layout, where)
             {
                 RangeReader = range,

@@ -78,7 +78,7 @@ public static class SafetensorsReader
 
         var (tensors, skipped) = SafetensorsHeader.Tensors(header, bufStart, path,
             (start, end, dtype, d) => { Decode.ToDouble(dtype, file.Span(start, end - start), d); file.DropPages(start, end - start); },
-            decodeRange: (start, end, dtype, d) => Decode.ToDouble(dtype, file.Span(start, end - start), d),
+            decodeRange: (_, _, start, end, dtype, d) => Decode.ToDouble(dtype, file.Span(start, end - start), d),
             release: (start, end) => file.DropPages(start, end - start));
         return new Parsed(file, tensors, skipped, header.Metadata);
     }

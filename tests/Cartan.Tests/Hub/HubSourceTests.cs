@@ -104,6 +104,34 @@ public sealed class HubSourceTests : IDisposable
     }
 
     [Fact]
+    public void Range_reads_fetch_each_tensor_once_and_equal_the_local_values()
+    {
+        AddSmall();
+        var (ranges, _) = Layout(File.ReadAllBytes(Small));
+        using var remote = HubSource.Open("hf://org/small", Opts());
+        using var local = SafetensorsReader.Open(Small);
+        var rng = new Random(4);
+        foreach (var t in remote.Tensors.Where(t => t.ElementCount > 0))
+        {
+            Assert.True(t.CanReadRange);
+            var want = local.Find(t.Name)!.ReadDoubles();
+            for (int k = 0; k < 6; k++)
+            {
+                long s0 = rng.NextInt64(want.LongLength);
+                var got = new double[1 + rng.Next((int)Math.Min(want.LongLength - s0, 50))];
+                t.ReadRange(s0, got);
+                Assert.Equal(want.AsSpan((int)s0, got.Length).ToArray(), got);
+            }
+            t.ReleasePages!();
+            // The whole tensor travelled once, as one range; later parts and the whole read come from the cache.
+            var (b, e) = ranges[t.Name];
+            Assert.Single(_hub.For("model.safetensors"), l => l.Range == $"bytes={b}-{e - 1}");
+            Assert.Equal(want, t.ReadDoubles());
+            Assert.Single(_hub.For("model.safetensors"), l => l.Range == $"bytes={b}-{e - 1}");
+        }
+    }
+
+    [Fact]
     public void A_second_open_reads_headers_and_tensors_from_the_cache()
     {
         AddSmall();

@@ -71,6 +71,7 @@ public static partial class HubSource
     {
         var info = client.GetRepoInfo(r.Revision);
         var cache = new HubCache(spec, o, r.Org, r.Name, info.Sha);
+        var maps = new TensorMaps();
         var top = info.Files.Where(f => !f.Contains('/')).ToList();
         string? Find(Func<string, bool> pred) => top.Where(pred).OrderBy(f => f, StringComparer.Ordinal).FirstOrDefault();
 
@@ -91,14 +92,14 @@ public static partial class HubSource
         List<WeightTensor> tensors;
         List<SkippedTensor> skipped;
         if (pick.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-            (tensors, skipped) = OpenIndex(spec, source, client, cache, pick, siblings);
+            (tensors, skipped) = OpenIndex(spec, source, client, cache, pick, siblings, maps);
         else
         {
-            var shard = OpenShard(spec, source, client, cache, pick);
+            var shard = OpenShard(spec, source, client, cache, pick, maps);
             (tensors, skipped) = (shard.Tensors, shard.Skipped);
         }
 
-        var model = new WeightModel(spec, "safetensors", tensors, skipped: skipped, owned: [client]);
+        var model = new WeightModel(spec, "safetensors", tensors, skipped: skipped, owned: [client, maps]);
         if (top.Contains("config.json"))
         {
             var bytes = cache.GetWhole(client, "config.json", MaxSmallFileBytes);
@@ -125,7 +126,7 @@ public static partial class HubSource
 
     private sealed record Shard(List<WeightTensor> Tensors, List<SkippedTensor> Skipped);
 
-    private static Shard OpenShard(string spec, string source, HubClient client, HubCache cache, string file)
+    private static Shard OpenShard(string spec, string source, HubClient client, HubCache cache, string file, TensorMaps maps)
     {
         string where = $"{source}/{file}";
         byte[] first8 = ReadRange(client, cache, file, 0, 8, where, out long total);
@@ -138,7 +139,12 @@ public static partial class HubSource
         {
             using var m = cache.OpenRange(client, file, start, end);
             Decode.ToDouble(dtype, m.Span(0, end - start), d);
-        }, load => () => Guard(spec, load));
+        }, load => () => Guard(spec, load),
+            // Range reads (band-by-band spectra): the tensor is fetched whole into the cache once, then mapped for the
+            // model's lifetime and read in parts; its pages are dropped when the engine is done with it.
+            decodeRange: (ts, te, start, end, dtype, d) =>
+                Decode.ToDouble(dtype, Guard(spec, () => maps.Get(client, cache, file, ts, te)).Span(start - ts, end - start), d),
+            release: (ts, te) => maps.Drop(file, ts, te));
         return new Shard(tensors, skipped);
     }
 
@@ -158,7 +164,7 @@ public static partial class HubSource
     }
 
     private static (List<WeightTensor>, List<SkippedTensor>) OpenIndex(string spec, string source, HubClient client, HubCache cache,
-        string indexFile, HashSet<string> siblings)
+        string indexFile, HashSet<string> siblings, TensorMaps maps)
     {
         string where = $"{source}/{indexFile}";
         var bytes = cache.GetWhole(client, indexFile, MaxSmallFileBytes);
@@ -182,7 +188,7 @@ public static partial class HubSource
             string full = folder + s;
             if (!siblings.Contains(full))
                 throw new CartanFormatException(where, $"shard file '{SafetensorsReader.Clip(s)}' is not in the repository");
-            shards[s] = OpenShard(spec, source, client, cache, full);
+            shards[s] = OpenShard(spec, source, client, cache, full, maps);
         }
         var tensors = new List<WeightTensor>(map.Count);
         var skipped = new List<SkippedTensor>();
@@ -202,6 +208,42 @@ public static partial class HubSource
     }
 
     /// <summary>Turns cache-side I/O failures into the one exception type readers may throw.</summary>
+    /// <summary>
+    /// The cache files of the tensors read in parts, mapped once each (fetching and verifying the tensor on first use)
+    /// and kept until the model is disposed, so that parts read from several threads share one verified mapping.
+    /// </summary>
+    private sealed class TensorMaps : IDisposable
+    {
+        private readonly Dictionary<(string, long, long), MappedFile> _maps = new();
+        private bool _disposed;
+
+        public MappedFile Get(HubClient client, HubCache cache, string file, long start, long end)
+        {
+            lock (_maps)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                if (!_maps.TryGetValue((file, start, end), out var m)) _maps[(file, start, end)] = m = cache.OpenRange(client, file, start, end);
+                return m;
+            }
+        }
+
+        public void Drop(string file, long start, long end)
+        {
+            lock (_maps)
+                if (_maps.TryGetValue((file, start, end), out var m)) m.DropPages(0, end - start);
+        }
+
+        public void Dispose()
+        {
+            lock (_maps)
+            {
+                _disposed = true;
+                foreach (var m in _maps.Values) m.Dispose();
+                _maps.Clear();
+            }
+        }
+    }
+
     private static T Guard<T>(string spec, Func<T> f)
     {
         try { return f(); }
