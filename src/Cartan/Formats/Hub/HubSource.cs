@@ -140,11 +140,10 @@ public static partial class HubSource
             using var m = cache.OpenRange(client, file, start, end);
             Decode.ToDouble(dtype, m.Span(0, end - start), d);
         }, load => () => Guard(spec, load),
-            // Range reads (band-by-band spectra): the tensor is fetched whole into the cache once, then mapped for the
-            // model's lifetime and read in parts; its pages are dropped when the engine is done with it.
-            decodeRange: (ts, te, start, end, dtype, d) =>
-                Decode.ToDouble(dtype, Guard(spec, () => maps.Get(client, cache, file, ts, te)).Span(start - ts, end - start), d),
-            release: (ts, te) => maps.Drop(file, ts, te));
+            // Range reads (band-by-band spectra): the tensor is fetched whole into the cache once, mapped while it is
+            // read in parts, and closed when the engine is done with it.
+            decodeRange: (ts, te, start, end, dtype, d) => maps.Decode(client, cache, spec, file, ts, te, start, end, dtype, d),
+            release: (ts, te) => maps.Release(file, ts, te));
         return new Shard(tensors, skipped);
     }
 
@@ -209,37 +208,74 @@ public static partial class HubSource
 
     /// <summary>Turns cache-side I/O failures into the one exception type readers may throw.</summary>
     /// <summary>
-    /// The cache files of the tensors read in parts, mapped once each (fetching and verifying the tensor on first use)
-    /// and kept until the model is disposed, so that parts read from several threads share one verified mapping.
+    /// The cache files of the tensors read in parts. A tensor's file is fetched and verified on first use and stays
+    /// mapped while it is being read (each read holds a lease), so the bands of one tensor — from several threads, or
+    /// from the q/k/v parts of a fused tensor — share one mapping; once the engine releases the tensor and no read is
+    /// under way, the mapping and its file handle are closed (a later read maps it again from the cache).
     /// </summary>
     private sealed class TensorMaps : IDisposable
     {
-        private readonly Dictionary<(string, long, long), MappedFile> _maps = new();
+        private sealed class Entry
+        {
+            public MappedFile? Map;
+            public int Users;
+            public bool Released;
+        }
+
+        private readonly Dictionary<(string, long, long), Entry> _entries = new();
         private bool _disposed;
 
-        public MappedFile Get(HubClient client, HubCache cache, string file, long start, long end)
+        /// <summary>Decodes bytes [start, end) of the tensor at [tensorStart, tensorEnd) of <paramref name="file"/>.</summary>
+        public void Decode(HubClient client, HubCache cache, string spec, string file, long tensorStart, long tensorEnd, long start, long end,
+            DType dtype, Span<double> destination)
         {
-            lock (_maps)
+            var key = (file, tensorStart, tensorEnd);
+            Entry e;
+            lock (_entries)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                if (!_maps.TryGetValue((file, start, end), out var m)) _maps[(file, start, end)] = m = cache.OpenRange(client, file, start, end);
-                return m;
+                if (!_entries.TryGetValue(key, out e!)) _entries[key] = e = new Entry();
+                e.Users++;
+                e.Released = false;
+            }
+            try
+            {
+                MappedFile map;
+                lock (e) map = e.Map ??= Guard(spec, () => cache.OpenRange(client, file, tensorStart, tensorEnd));
+                Cartan.Tensors.Decode.ToDouble(dtype, map.Span(start - tensorStart, end - start), destination);
+            }
+            finally
+            {
+                lock (_entries) { e.Users--; CloseIfIdle(key, e); }
             }
         }
 
-        public void Drop(string file, long start, long end)
+        /// <summary>The engine is done with the tensor: drop its pages, and close it once no read is under way.</summary>
+        public void Release(string file, long start, long end)
         {
-            lock (_maps)
-                if (_maps.TryGetValue((file, start, end), out var m)) m.DropPages(0, end - start);
+            lock (_entries)
+            {
+                if (!_entries.TryGetValue((file, start, end), out var e)) return;
+                e.Map?.DropPages(0, end - start);
+                e.Released = true;
+                CloseIfIdle((file, start, end), e);
+            }
+        }
+
+        private void CloseIfIdle((string, long, long) key, Entry e)
+        {
+            if (e.Users > 0 || !e.Released) return;
+            e.Map?.Dispose();
+            _entries.Remove(key);
         }
 
         public void Dispose()
         {
-            lock (_maps)
+            lock (_entries)
             {
                 _disposed = true;
-                foreach (var m in _maps.Values) m.Dispose();
-                _maps.Clear();
+                foreach (var e in _entries.Values) e.Map?.Dispose();
+                _entries.Clear();
             }
         }
     }
