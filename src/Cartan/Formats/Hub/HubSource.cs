@@ -206,7 +206,6 @@ public static partial class HubSource
         return (tensors, skipped);
     }
 
-    /// <summary>Turns cache-side I/O failures into the one exception type readers may throw.</summary>
     /// <summary>
     /// The cache files of the tensors read in parts. A tensor's file is fetched and verified on first use and stays
     /// mapped while it is being read (each read holds a lease), so the bands of one tensor — from several threads, or
@@ -280,6 +279,7 @@ public static partial class HubSource
         }
     }
 
+    /// <summary>Turns cache-side I/O failures into the one exception type readers may throw.</summary>
     private static T Guard<T>(string spec, Func<T> f)
     {
         try { return f(); }
