@@ -48,8 +48,9 @@ public static partial class Cli
           --bootstrap N           seeded bootstrap interval of the WW tail alpha with N replicates
           --seed N                seed of every random step (default 0)
           --q Q                   energy quantile of the dominant windows (default 0.9)
-          --max-memory SIZE       memory budget of the jobs running at once (e.g. 1.5G, 800M); a job that alone
-                                  needs more runs by itself, with a note
+          --max-memory SIZE       memory budget of the jobs running at once (e.g. 1.5G, 800M); jobs then run in
+                                  plan order (lower peaks, a little slower); a job that alone needs more runs by
+                                  itself, with a note
           --threads N             parallel jobs / BLAS threads (default: the number of cores)
 
         graph options:

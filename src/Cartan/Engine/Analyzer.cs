@@ -190,8 +190,12 @@ public static class Analyzer
         try
         {
             var large = Enumerable.Range(0, count).Where(i => work(i) >= LargeJob).ToList();
-            // Largest first (LPT order): the last jobs to finish are short, so the cores idle less at the end.
-            var small = Enumerable.Range(0, count).Where(i => work(i) < LargeJob).OrderByDescending(work).ThenBy(i => i).ToList();
+            // Largest first (LPT order): the last jobs to finish are short, so the cores idle less at the end. Under a
+            // memory budget, plan order instead: an interface then runs soon after its neighbour, and the truncated SVD
+            // they share is released sooner (vit_b_16 full: peak 809 → 645 MiB for 3 % more time).
+            var small = o.MaxMemory is null
+                ? Enumerable.Range(0, count).Where(i => work(i) < LargeJob).OrderByDescending(work).ThenBy(i => i).ToList()
+                : Enumerable.Range(0, count).Where(i => work(i) < LargeJob).ToList();
             void Over(int i, long need) => o.Notice?.Invoke(
                 $"{name(i)} needs about {need / (1024 * 1024)} MiB, more than --max-memory {o.MaxMemory / (1024 * 1024)} MiB: it runs alone");
             Linalg.Lapack.Threads = Math.Max(1, o.Parallelism);
