@@ -17,7 +17,6 @@ import json
 import math
 import os
 import sys
-import struct
 
 import numpy as np
 import torch
@@ -26,23 +25,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 torch.set_default_dtype(torch.float64)
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        assert e["dtype"] == "F32"
-        a, b = e["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype="<f4").reshape(e["shape"]).astype(np.float64))
-    return out
-
-
 sys.path.insert(0, os.path.join(HERE, ".."))
-from safetensors_writer import write_safetensors  # noqa: E402  (one writer for every reference script here)
+from safetensors_writer import read_safetensors, write_safetensors  # noqa: E402  (one reader/writer for every reference script here)
+
+
+def read_weights(path):
+    """The F32 weights of a reference model as float64 torch tensors."""
+    out = {}
+    for name, a in read_safetensors(path).items():
+        assert a.dtype == np.float32, name
+        out[name] = torch.from_numpy(a.astype(np.float64))
+    return out
 
 
 def causal_attention(q, k, v):
@@ -105,7 +98,7 @@ def run(blocks, embed, prune_linears, w, ids):
 def llama():
     folder = os.path.join(HERE, "..", "reference", "llama", "model")
     cfg = json.load(open(os.path.join(folder, "config.json")))
-    w = read_safetensors(os.path.join(folder, "model.safetensors"))
+    w = read_weights(os.path.join(folder, "model.safetensors"))
     H, nh, nkv, L, V = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["num_hidden_layers"], cfg["vocab_size"]
     d = H // nh
     g = torch.Generator().manual_seed(21)
@@ -155,7 +148,7 @@ def llama():
 def gpt2():
     folder = os.path.join(HERE, "..", "reference", "gpt2", "model")
     cfg = json.load(open(os.path.join(folder, "config.json")))
-    w = read_safetensors(os.path.join(folder, "model.safetensors"))
+    w = read_weights(os.path.join(folder, "model.safetensors"))
     E, nh, L, V = cfg["n_embd"], cfg["n_head"], cfg["n_layer"], cfg["vocab_size"]
     d, eps = E // nh, cfg["layer_norm_epsilon"]
     g = torch.Generator().manual_seed(22)
