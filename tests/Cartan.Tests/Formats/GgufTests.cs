@@ -34,6 +34,19 @@ public class GgufTests
         Assert.True(Math.Abs(expected - actual) <= tol, $"{what}: expected {expected:R}, got {actual:R}");
     }
 
+    /// <summary>Σy, Σy² and Σ y_i·(i mod 97 + 1): the checksums make_gguf.py (and the llama.cpp golden) record per tensor.</summary>
+    internal static (double Sum, double SumSq, double WeightedSum) Checksums(double[] y)
+    {
+        double sum = 0, sumsq = 0, wsum = 0;
+        for (int i = 0; i < y.Length; i++)
+        {
+            sum += y[i];
+            sumsq += y[i] * y[i];
+            wsum += y[i] * (i % 97 + 1);
+        }
+        return (sum, sumsq, wsum);
+    }
+
     [Theory]
     [MemberData(nameof(GoldenTensors))]
     public void Dequantised_values_match_numpy(string file, string tensor)
@@ -44,13 +57,7 @@ public class GgufTests
         Assert.Equal(g.GetProperty("type").GetString(), t.StoredType);
         Assert.Equal(g.GetProperty("shape").EnumerateArray().Select(x => x.GetInt64()).ToArray(), t.Shape);
         var y = t.ReadDoubles();
-        double sum = 0, sumsq = 0, wsum = 0;
-        for (int i = 0; i < y.Length; i++)
-        {
-            sum += y[i];
-            sumsq += y[i] * y[i];
-            wsum += y[i] * (i % 97 + 1);
-        }
+        var (sum, sumsq, wsum) = Checksums(y);
         // Sums can cancel: compare them relative to the sum of magnitudes' scale (sqrt(n * sumsq)).
         double scale = Math.Sqrt(y.Length * g.GetProperty("sumsq").GetDouble());
         Assert.True(Math.Abs(sum - g.GetProperty("sum").GetDouble()) <= 1e-9 * scale, $"sum {sum:R} vs {g.GetProperty("sum").GetDouble():R}");
