@@ -220,7 +220,7 @@ public static class Analyzer
     private static long LayerBytes(LayerSpec l, AnalyzeOptions o)
     {
         long rc = (long)l.Rows * l.Cols, p = Math.Min(l.Rows, l.Cols);
-        bool streamed = l.Blocks is not null && !o.NoStreaming && !(l.View == MatrixView.Tap && l.IsConv);
+        bool streamed = Streams(l, o);
         // Streamed: the Gram, one band and the mapped bytes of the tensor (float32-sized at most; dropped at the end).
         return streamed ? 8 * (p * p + Math.Min(rc, o.StreamBandElements) + 8 * p) + 4 * rc : 8 * (2 * rc + 2 * p * p + 8 * p);
     }
@@ -309,6 +309,9 @@ public static class Analyzer
         return [.. pooled];
     }
 
+    /// <summary>Whether a layer's spectrum is formed band by band from the file (tap views pool per-tap spectra: whole).</summary>
+    private static bool Streams(LayerSpec l, AnalyzeOptions o) => l.Blocks is not null && !o.NoStreaming && !(l.View == MatrixView.Tap && l.IsConv);
+
     private static bool AllFinite(ReadOnlySpan<double> x)
     {
         foreach (var v in x) if (!double.IsFinite(v)) return false;
@@ -325,8 +328,9 @@ public static class Analyzer
         bool tap = spec.View == MatrixView.Tap && spec.IsConv;
         double fro2 = 0;
         double[] sigma;
-        if (spec.Blocks is { } blocks && !tap && !o.NoStreaming)
+        if (Streams(spec, o))
         {
+            var blocks = spec.Blocks!;
             // Streamed: the Gram matrix is summed from bands decoded straight from the file; the whole matrix never
             // exists in float64 (a 11008×4096 layer: 344 MiB less at the peak).
             bool finite = true;
