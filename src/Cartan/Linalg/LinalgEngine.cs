@@ -142,10 +142,14 @@ internal sealed class LinalgEngine(LinalgBackend backend)
         int p = Math.Min(m, n);
         if (p == 0) return [];
         Finite(a, "SingularValues");
-        var g = new double[p * p];
-        Backend.Gram(a, m, n, m <= n, g);
+        var g = Scratch.Shared.Rent((long)p * p);
         var w = new double[p];
-        Backend.EigenValues(g, p, w);
+        try
+        {
+            Backend.Gram(a, m, n, m <= n, g);
+            Backend.EigenValues(g, p, w);
+        }
+        finally { Scratch.Shared.Return(g); }
         var s = new double[p];
         for (int i = 0; i < p; i++) s[i] = Math.Sqrt(Math.Max(w[p - 1 - i], 0));
         return s;
@@ -162,21 +166,34 @@ internal sealed class LinalgEngine(LinalgBackend backend)
         bool rowsGram = m <= n;
         int longSide = rowsGram ? n : m;
         int width = (int)Math.Clamp(maxBandElements / p, 1, longSide);
-        var g = new double[Count(p, p, "SingularValues")];
-        var band = new double[(long)p * width];
-        for (int start = 0; start < longSide; start += width)
-        {
-            int count = Math.Min(width, longSide - start);
-            var b = band.AsSpan(0, p * count);
-            read(start, count, b);
-            Finite(b, "SingularValues");
-            if (rowsGram) Backend.GramAdd(b, m, count, true, g);
-            else Backend.GramAdd(b, count, n, false, g);
-        }
-        band = null!;
-        MirrorLowerToUpper(g, p);
+        int gramLength = Count(p, p, "SingularValues");
         var w = new double[p];
-        Backend.EigenValues(g, p, w);
+        double[]? g = null, band = null;
+        try
+        {
+            // Pooled buffers (see Scratch): the Gram is cleared here, since GramAdd accumulates into it.
+            g = Scratch.Shared.Rent(gramLength);
+            g.AsSpan(0, gramLength).Clear();
+            band = Scratch.Shared.Rent((long)p * width);
+            for (int start = 0; start < longSide; start += width)
+            {
+                int count = Math.Min(width, longSide - start);
+                var b = band.AsSpan(0, p * count);
+                read(start, count, b);
+                Finite(b, "SingularValues");
+                if (rowsGram) Backend.GramAdd(b, m, count, true, g);
+                else Backend.GramAdd(b, count, n, false, g);
+            }
+            Scratch.Shared.Return(band);
+            band = null;
+            MirrorLowerToUpper(g.AsSpan(0, gramLength), p);
+            Backend.EigenValues(g, p, w);
+        }
+        finally
+        {
+            Scratch.Shared.Return(band);
+            Scratch.Shared.Return(g);
+        }
         var s = new double[p];
         for (int i = 0; i < p; i++) s[i] = Math.Sqrt(Math.Max(w[p - 1 - i], 0));
         return s;

@@ -250,11 +250,15 @@ internal sealed unsafe class NativeBackend : LinalgBackend
             Check(info, "dsyevd (workspace query)");
             lwork = WorkSize(wq, "dsyevd");
             liwork = Math.Max(1, iq);
-            var work = new double[lwork];
+            var work = Scratch.Shared.Rent(lwork);
             var iwork = new int[liwork];
-            fixed (double* pwork = work)
-            fixed (int* piwork = iwork)
-                _dsyevd(&jobz, &uplo, &N, pa, &lda, pw, pwork, &lwork, piwork, &liwork, &info, 1, 1);
+            try
+            {
+                fixed (double* pwork = work)
+                fixed (int* piwork = iwork)
+                    _dsyevd(&jobz, &uplo, &N, pa, &lda, pw, pwork, &lwork, piwork, &liwork, &info, 1, 1);
+            }
+            finally { Scratch.Shared.Return(work); }
             Check(info, "dsyevd");
         }
     }
