@@ -101,7 +101,7 @@ public static class Analyzer
         void Phase(string name) { if (timing is not null) { Console.Error.WriteLine($"timing: {name} {timing.Elapsed.TotalSeconds:F2} s"); timing.Restart(); } }
         var layers = new LayerRecord[graph.Layers.Count];
         var states = new ConcurrentDictionary<string, LayerState>();
-        Schedule(needed.Count, j => { var l = graph.Layers[needed[j]]; return (double)l.Rows * l.Cols * Math.Min(l.Rows, l.Cols); },
+        Schedule(needed.Count, j => { var l = graph.Layers[needed[j]]; return (double)l.Rows * l.Cols * Math.Min(l.Rows, l.Cols) * PooledTaps(l); },
             j => LayerBytes(graph.Layers[needed[j]], options), j => graph.Layers[needed[j]].Name, options, j =>
         {
             var spec = graph.Layers[needed[j]];
@@ -219,7 +219,7 @@ public static class Analyzer
     // estimates for scheduling, checked against measured peaks in bench/ (not exact accounting).
     private static long LayerBytes(LayerSpec l, AnalyzeOptions o)
     {
-        long rc = (long)l.Rows * l.Cols, p = Math.Min(l.Rows, l.Cols);
+        long rc = (long)l.Rows * l.Cols * PooledTaps(l), p = Math.Min(l.Rows, l.Cols);
         bool streamed = Streams(l, o);
         // Streamed: the Gram, one band and the mapped bytes of the tensor (float32-sized at most; dropped at the end).
         return streamed ? 8 * (p * p + Math.Min(rc, o.StreamBandElements) + 8 * p) + 4 * rc : 8 * (2 * rc + 2 * p * p + 8 * p);
@@ -309,6 +309,9 @@ public static class Analyzer
         return [.. pooled];
     }
 
+    /// <summary>How many Rows×Cols matrices a layer's spectrum is formed from: the taps of a convolution in the per-tap view, else 1.</summary>
+    private static int PooledTaps(LayerSpec l) => l.View == MatrixView.Tap && l.IsConv ? l.Taps : 1;
+
     /// <summary>Whether a layer's spectrum is formed band by band from the file (tap views pool per-tap spectra: whole).</summary>
     private static bool Streams(LayerSpec l, AnalyzeOptions o) => l.Blocks is not null && !o.NoStreaming && !(l.View == MatrixView.Tap && l.IsConv);
 
@@ -357,11 +360,9 @@ public static class Analyzer
             double[] a;
             try { a = spec.Load(); }
             catch (CartanFormatException e) { return rec with { Status = "failed", Reason = e.Message }; }
-            foreach (var x in a)
-            {
-                if (!double.IsFinite(x)) return rec with { Status = "failed", Reason = "matrix holds NaN or Infinity" };
-                fro2 += x * x;
-            }
+            // Σx² in SIMD; a NaN or ±∞ makes it non-finite (so does overflow of huge finite values: then look).
+            fro2 = System.Numerics.Tensors.TensorPrimitives.SumOfSquares<double>(a);
+            if (!double.IsFinite(fro2) && !AllFinite(a)) return rec with { Status = "failed", Reason = "matrix holds NaN or Infinity" };
             if (fro2 == 0) return rec with { Status = "skipped", Reason = "all-zero matrix (methods.md §0.5)", Rank = 0, Frobenius = 0 };
             try { sigma = LayerSpectrum(spec, a, out _, out _); }
             catch (Linalg.LinalgException e) { return rec with { Status = "failed", Reason = e.Message }; }
