@@ -34,6 +34,7 @@ internal sealed class LinalgEngine(LinalgBackend backend)
         {
             var features = CpuFeatures.Current;
             var origin = OpenBlasCore.Apply(features);
+            OpenBlasThreads.Apply();
             string? ours = origin == OpenBlasCore.Origin.SetByCartan ? OpenBlasCore.Decide(features) : null;
             string tried;
             switch (choice)

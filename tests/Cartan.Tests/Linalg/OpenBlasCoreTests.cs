@@ -45,6 +45,29 @@ public class OpenBlasCoreTests
     }
 
     [Fact]
+    public void The_worker_spin_timeout_is_set_before_loading_unless_the_user_set_one()
+    {
+        _ = LinalgEngine.Default;
+        string? user = Environment.GetEnvironmentVariable(OpenBlasThreads.EnvName);
+        // The probe that loaded OpenBLAS in this process left the user's value or ours in the native environment.
+        Assert.Equal(string.IsNullOrEmpty(user) ? OpenBlasThreads.Timeout : user, NativeEnv.Get(OpenBlasThreads.EnvName));
+        lock (NativeBackend.LoadGate)
+        {
+            string? saved = NativeEnv.Get(OpenBlasThreads.EnvName);
+            try
+            {
+                NativeEnv.Set(OpenBlasThreads.EnvName, "25");
+                Assert.False(OpenBlasThreads.Apply());
+                Assert.Equal("25", NativeEnv.Get(OpenBlasThreads.EnvName));
+                NativeEnv.Set(OpenBlasThreads.EnvName, null);
+                Assert.True(OpenBlasThreads.Apply());
+                Assert.Equal(OpenBlasThreads.Timeout, NativeEnv.Get(OpenBlasThreads.EnvName));
+            }
+            finally { NativeEnv.Set(OpenBlasThreads.EnvName, saved); }
+        }
+    }
+
+    [Fact]
     public void DefaultBackendOnThisMachineRunsTheFixedCore()
     {
         if (!File.Exists(OpenBlasFile) || Environment.GetEnvironmentVariable(LinalgEngine.ForceVariable) is { Length: > 0 }) return;
