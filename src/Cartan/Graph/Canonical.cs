@@ -106,6 +106,48 @@ public static class Canonical
         }
     }
 
+    /// <summary>
+    /// The In or Tap matrix of an OIHW convolution (O×I×T row-major, T = kh·kw), read band by band through a reader of
+    /// its out-view rows (O × I·T) and scattered straight into place: no float64 copy of the whole kernel in storage
+    /// order is made first (the same values as <see cref="Matrix"/> on the decoded tensor).
+    /// </summary>
+    public static double[] MatrixFromOutRows(MatrixBlockReader outRows, int O, int I, int T, MatrixView view, long bandElements = 1 << 18)
+    {
+        if (view is not (MatrixView.In or MatrixView.Tap)) throw new ArgumentException("only the In and Tap views are reordered", nameof(view));
+        long rowLen = (long)I * T, plane = (long)O * I;
+        var m = GC.AllocateUninitializedArray<double>(checked((int)(plane * T))); // every element is written below
+        int bandRows = (int)Math.Clamp(bandElements / Math.Max(1, rowLen), 1, O);
+        var band = Linalg.Scratch.Shared.Rent(bandRows * rowLen);
+        try
+        {
+            for (int o0 = 0; o0 < O; o0 += bandRows)
+            {
+                int rc = Math.Min(bandRows, O - o0);
+                outRows(o0, rc, 0, checked((int)rowLen), band.AsSpan(0, checked((int)(rc * rowLen))));
+                for (int r = 0; r < rc; r++)
+                {
+                    int o = o0 + r;
+                    for (int i = 0; i < I; i++)
+                    {
+                        long src = r * rowLen + (long)i * T;
+                        if (view == MatrixView.In)
+                        {
+                            long dst = (long)o * T * I + i;
+                            for (int t = 0; t < T; t++) m[dst + (long)t * I] = band[src + t];
+                        }
+                        else
+                        {
+                            long dst = (long)o * I + i;
+                            for (int t = 0; t < T; t++) m[dst + t * plane] = band[src + t];
+                        }
+                    }
+                }
+            }
+        }
+        finally { Linalg.Scratch.Shared.Return(band); }
+        return m;
+    }
+
     private static double[] PermuteTIOtoOIT(double[] d, int T, int I, int O)
     {
         var r = new double[d.Length];

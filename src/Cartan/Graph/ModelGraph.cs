@@ -375,8 +375,12 @@ internal sealed class GraphBuilder(WeightModel model, GraphOptions opts)
             var lay = layout;
             var (rr, cc) = Canonical.MatrixShape(t.Shape, layout, view);
             if (!IsConvOk(t, rr, cc)) return;
+            // OIHW kernels with range reads: the In and Tap views are scattered band by band from the file's row order.
+            var outRows = layout == TensorLayout.OIHW ? RowMajor(t, cd.I * cd.Taps)?.Invoke(0, cd.O) : null;
             AddMatrix(t, t.Name, Roles.Conv, label.Label, rule, block, layout, view, rr, cc, null, order,
-                v => Canonical.Matrix(t.ReadDoubles(), t.Shape, lay, v),
+                v => outRows is not null && v is MatrixView.In or MatrixView.Tap
+                    ? Canonical.MatrixFromOutRows(outRows, (int)cd.O, (int)cd.I, (int)cd.Taps, v)
+                    : Canonical.Matrix(t.ReadDoubles(), t.Shape, lay, v),
                 v => { var s = Canonical.MatrixShape(t.Shape, lay, v); return ((int)s.Rows, (int)s.Cols); },
                 layout == TensorLayout.OIHW && view == MatrixView.Out ? RowMajor(t, cc)?.Invoke(0, rr) : null);
             return;

@@ -73,6 +73,29 @@ public class StreamingTests
     }
 
     [Fact]
+    public void Convolution_in_and_tap_views_read_from_the_file_equal_the_reordered_decode()
+    {
+        var dir = TestPaths.NewTempDir();
+        try
+        {
+            using var model = WeightSource.Open(MixedModel(dir));
+            var t = model.Tensors.Single(x => x.Name == "layer1.0.conv1.weight");
+            Assert.True(t.CanReadRange);
+            foreach (var view in new[] { MatrixView.In, MatrixView.Tap })
+            {
+                var graph = ModelGraph.Build(model, new GraphOptions { ConvView = view });
+                var l = graph.Layer("layer1.0.conv1.weight")!;
+                var want = Canonical.Matrix(t.ReadDoubles(), t.Shape, TensorLayout.OIHW, view);
+                var got = l.Load();
+                Assert.Equal(want.Length, got.Length);
+                for (int i = 0; i < want.Length; i++)
+                    Assert.True(BitConverter.DoubleToInt64Bits(want[i]) == BitConverter.DoubleToInt64Bits(got[i]), $"{view} element {i}");
+            }
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void Layer_blocks_equal_blocks_of_the_loaded_matrix()
     {
         var dir = TestPaths.NewTempDir();

@@ -42,6 +42,39 @@ public class CanonicalTests
     }
 
     [Fact]
+    public void Views_scattered_from_out_view_row_bands_index_the_kernel_as_methods_0_2_says()
+    {
+        int O = 5, I = 3, kh = 2, kw = 2, T = kh * kw;
+        var w = Seq(O * I * T);
+        double W(int o, int i, int t) => w[(o * I + i) * T + t];
+        var reads = new List<(int Row0, int Rows)>();
+        MatrixBlockReader outRows = (row0, rowCount, col0, colCount, dst) =>
+        {
+            Assert.Equal((0, I * T), (col0, colCount));
+            reads.Add((row0, rowCount));
+            w.AsSpan(row0 * I * T, rowCount * I * T).CopyTo(dst);
+        };
+        foreach (long band in new long[] { 1, 2 * I * T, 2 * I * T + 5, 1 << 18 })
+        {
+            reads.Clear();
+            var inv = Canonical.MatrixFromOutRows(outRows, O, I, T, MatrixView.In, band);
+            var tap = Canonical.MatrixFromOutRows(outRows, O, I, T, MatrixView.Tap, band);
+            for (int o = 0; o < O; o++)
+                for (int i = 0; i < I; i++)
+                    for (int t = 0; t < T; t++)
+                    {
+                        Assert.Equal(W(o, i, t), inv[(o * T + t) * I + i]);
+                        Assert.Equal(W(o, i, t), tap[(t * O + o) * I + i]);
+                    }
+            // Every row read exactly once per view, in bands of the asked size (at least one row).
+            int rows = (int)Math.Clamp(band / (I * T), 1, O);
+            Assert.Equal(2 * O, reads.Sum(r => r.Rows));
+            Assert.All(reads, r => Assert.True(r.Rows == rows || r.Row0 + r.Rows == O));
+        }
+        Assert.Throws<ArgumentException>(() => Canonical.MatrixFromOutRows(outRows, O, I, T, MatrixView.Out));
+    }
+
+    [Fact]
     public void HWIO_kernels_equal_their_OIHW_transpose()
     {
         int O = 4, I = 3, kh = 2, kw = 2;
