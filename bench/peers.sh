@@ -16,7 +16,10 @@ fi
 for m in ${models//,/ }; do [ -f "$work/$m.safetensors" ] || /usr/bin/python3 "$peer/gen-models.py" "$work" --models "$m"; done
 scripts/setup.sh >/dev/null
 dotnet build src/Cartan.Cli -c Release -nologo -v quiet -clp:ErrorsOnly
+dotnet build bench/linalg -c Release -nologo -v quiet -clp:ErrorsOnly
 cli="dotnet src/Cartan.Cli/bin/Release/net10.0/Cartan.Cli.dll"
+floor="dotnet bench/linalg/bin/Release/net10.0/LinalgBench.dll floor"
+floors=()
 # Same core for both sides: what cartan selects on this CPU, or what the user set.
 core=${OPENBLAS_CORETYPE:-$(grep -q avx512bw /proc/cpuinfo && echo SkylakeX || (grep -q avx2 /proc/cpuinfo && echo Haswell || echo ""))}
 export OPENBLAS_CORETYPE=$core
@@ -44,6 +47,10 @@ for m in ${models//,/ }; do
   # The layers WeightWatcher analysed, as one anchored pattern: "ww-same" runs exactly that set (for vit_b_16 it leaves out
   # the q/k/v parts of the packed in_proj, which WW does not see; for resnet18 it is every layer we analyse anyway).
   same="^($(tail -n +2 "bench/results/ww-$m.csv" | /usr/bin/python3 -c 'import csv,re,sys; print("|".join(re.escape(r[2]) for r in csv.reader(sys.stdin)))'))\$"
+  # The LAPACK floor of the same spectra (bench/linalg/Floor.cs): only the dsyrk + dsyevd calls they are made of, on
+  # matrices decoded in advance, two threads. WW's time ÷ this is the most any Gram + dsyevd implementation can show here.
+  fl=$($floor "$f" --conv-view tap --layers "$same" | grep -o 'floor_s=[0-9.]*' | cut -d= -f2)
+  floors+=("| $m | $ww_n | $(printf '%.2f' "$ww_s") | $fl | $(printf '%.1f' "$(echo "$ww_s / $fl" | bc -l)")× |")
   for mode in "ww:--metrics ww --conv-view tap" "ww-same:--metrics ww --conv-view tap --layers" "spectra:--spectra-only --conv-view tap" "full:"; do
     name=${mode%%:*}; flags=${mode#*:}
     extra=(); [ "$name" = ww-same ] && extra=("$same")
@@ -71,6 +78,14 @@ PY
     printf '| %s | %s | %.2f | %s | %s | %s | %.2f | %.2f | %s | %.1f× | %.1f× | %s |\n' "$m" "$ww_n" "$ww_s" "$ww_rss" "$name" "$n" "$s" "$secs" "$rss" "$ratio" "$ratio2" "$dalpha" >> "$out"
   done
 done
+{
+  echo
+  printf 'LAPACK floor of the ww-same spectra (bench/linalg `floor`: the raw dsyrk + dsyevd calls alone, matrices decoded before the clock, one BLAS thread per job on %s threads, best of 3):\n' "$(nproc)"
+  echo
+  echo "| model | layers | WW analyze s | LAPACK floor s | WW ÷ floor (the ceiling of any Gram + dsyevd speed-up) |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${floors[@]}"
+} >> "$out"
 echo >> "$out"
 echo "ww = \`--metrics ww --conv-view tap\` (WeightWatcher's per-layer metric set, its pooled per-tap conv ESD); ww-same = the same restricted by \`--layers\` to exactly the layers WW analysed; spectra = \`--spectra-only --conv-view tap\` (every per-layer metric: charts, effective ranks, tails, fit comparisons, WW block); full = every analysis (spectra, interfaces with transport, flag and PAM certificates, heads, chains)." >> "$out"
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine slows both sides)." >> "$out"

@@ -1,9 +1,16 @@
 // Linear-algebra bench: ratios measured in one run on one machine (never absolute claims).
 //   Cartan SingularValues  vs  raw dsyrk_+dsyevd_ on the same library  vs  numpy.linalg.svd(compute_uv=False)
 //   dgemm GFLOP/s with Cartan's OPENBLAS_CORETYPE fix vs the core OpenBLAS picks by itself here (Prescott), in child processes.
+//   `floor MODEL …`: the LAPACK floor of a model's spectra (Floor.cs; bench/peers.sh reports it beside WeightWatcher).
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Cartan.Linalg;
+
+if (args.Length > 1 && args[0] == "floor")
+{
+    Floor.Run(args[1..]);
+    return;
+}
 
 if (args.Length > 0 && args[0] == "gemm")
 {
