@@ -88,7 +88,11 @@ static unsafe void RawGramEig(double[] a, int m, int n)
     byte u = (byte)'U', t = rows ? (byte)'T' : (byte)'N', jobz = (byte)'N';
     double one = 1, zero = 0;
     var g = new double[p * p]; var w = new double[p];
-    int lwork = 2 * p + 1, liwork = 1, info = 0;
+    // Optimal workspace (a query first): the minimum, 2p + 1, makes dsytrd fall back to its unblocked level-2 version.
+    int lwork = -1, liwork = -1, info = 0, iq = 0;
+    double wq = 0;
+    fixed (double* pg = g) fixed (double* pw = w) syevd(&jobz, &u, &p, pg, &p, pw, &wq, &lwork, &iq, &liwork, &info, 1, 1);
+    lwork = (int)wq; liwork = Math.Max(1, iq);
     var work = new double[lwork]; var iwork = new int[liwork];
     fixed (double* pa = a) fixed (double* pg = g) fixed (double* pw = w) fixed (double* pwork = work) fixed (int* pi = iwork)
     {
