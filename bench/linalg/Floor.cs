@@ -48,7 +48,7 @@ static unsafe class Floor
         // Optimal workspace of the largest problem (blocked dsytrd needs it; the minimum 2n+1 forces the unblocked one).
         int lwork, liwork;
         {
-            byte jobz = (byte)'N', u = (byte)'U';
+            byte jobz = (byte)'N', u = (byte)'L';
             int n = pMax, lw = -1, liw = -1, info = 0, iq = 0;
             double wq = 0, dummy = 0, w0 = 0;
             syevd(&jobz, &u, &n, &dummy, &n, &w0, &wq, &lw, &iq, &liw, &info, 1, 1);
@@ -64,7 +64,7 @@ static unsafe class Floor
         void Solve((double[] A, int M, int N) q, (double[] g, double[] w, double[] work, int[] iwork) b)
         {
             int m = q.M, n = q.N, p = Math.Min(m, n), k = Math.Max(m, n), lda = n, lw = lwork, liw = liwork, info = 0;
-            byte u = (byte)'U', t = m <= n ? (byte)'T' : (byte)'N', jobz = (byte)'N';
+            byte u = (byte)'L', t = m <= n ? (byte)'T' : (byte)'N', jobz = (byte)'N'; // the lower triangle, the faster dsytrd here
             double one = 1, zero = 0;
             fixed (double* pa = q.A) fixed (double* pg = b.g) fixed (double* pw = b.w) fixed (double* pwork = b.work) fixed (int* pi = b.iwork)
             {

@@ -85,7 +85,7 @@ static unsafe void RawGramEig(double[] a, int m, int n)
     var syrk = (delegate* unmanaged<byte*, byte*, int*, int*, double*, double*, int*, double*, double*, int*, nuint, nuint, void>)NativeLibrary.GetExport(lib, "dsyrk_");
     var syevd = (delegate* unmanaged<byte*, byte*, int*, double*, int*, double*, double*, int*, int*, int*, int*, nuint, nuint, void>)NativeLibrary.GetExport(lib, "dsyevd_");
     bool rows = m <= n; int p = Math.Min(m, n), k = Math.Max(m, n), lda = n;
-    byte u = (byte)'U', t = rows ? (byte)'T' : (byte)'N', jobz = (byte)'N';
+    byte u = (byte)'L', t = rows ? (byte)'T' : (byte)'N', jobz = (byte)'N'; // the lower triangle: the faster dsytrd here
     double one = 1, zero = 0;
     var g = new double[p * p]; var w = new double[p];
     // Optimal workspace (a query first): the minimum, 2p + 1, makes dsytrd fall back to its unblocked level-2 version.
