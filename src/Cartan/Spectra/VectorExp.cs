@@ -34,8 +34,9 @@ internal static class VectorExp
     }
 
     // Our own kernels, compiled once, optimised, never tiered. The runtime's Vector512.Exp calls a separate generic
-    // method (VectorMath.ExpDouble) that starts in tier-0 code whatever its caller is, and whose MultiplyAddEstimate
-    // steps are fused in optimised code but not in tier-0 code (so its last bit could depend on when it was compiled).
+    // method (VectorMath.ExpDouble) that starts in tier-0 code whatever its caller is; its polynomial uses
+    // MultiplyAddEstimate, which by its contract may or may not round as one fused operation, so its last bit is not
+    // pinned down either. Ours uses FusedMultiplyAdd throughout.
     // exp(x) = 2ⁿ·e^r with n = round(x/ln 2), r = x − n·ln 2 (|r| ≤ ln 2 / 2, by two fused steps with ln 2 split in a
     // high and a low part), e^r by its Taylor polynomial of degree 13 in Horner form with fused multiply-adds
     // (truncation < 5e-18 relative), and 2ⁿ applied as two exact powers of two so that overflow to ∞ and gradual
