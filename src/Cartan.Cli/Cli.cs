@@ -235,6 +235,9 @@ public static partial class Cli
         int threads = a.GetInt("--threads", 1) ?? Environment.ProcessorCount;
         if (a.All("--compare") is { Count: > 0 } cmp) return CompareCommand(a, cmp, json, outDir, threads, stdout, stderr);
         var sw = Stopwatch.StartNew();
+        // Compile the analysis and load OpenBLAS on the idle core while the model is opened (Warmup). Bad options are
+        // reported by the real run, in their usual order; the warm-up is then simply skipped.
+        var warmup = StartWarmup(a, threads);
         var (model, graph, gopts) = Load(a);
         using var _m = model;
         if (outDir is not null)
@@ -246,11 +249,22 @@ public static partial class Cli
         foreach (var p in new[] { json, csv, html }) if (p is not null) GuardOutput(p, model);
 
         var options = BuildOptions(a, gopts, threads, stderr);
+        warmup.Wait();
         using var progress = ProgressDisplay.Create(stderr, quiet: a.Has("--quiet"), label: "analyze");
         var result = Analyzer.Run(model, graph, options, progress);
         progress.Finish();
         var figures = outDir is null ? null : new FigureOutput(Path.Combine(outDir, "figures"), Png: !a.Has("--no-png"), threads);
         return Finish(result, model, json, csv, html, figures, a.Has("--quiet"), sw, stdout, stderr);
+    }
+
+    private static Task StartWarmup(Args a, int threads)
+    {
+        try
+        {
+            var view = a.Get("--conv-view") switch { "in" => MatrixView.In, "tap" => MatrixView.Tap, _ => MatrixView.Out };
+            return Warmup.Start(BuildOptions(a, new GraphOptions { ConvView = view }, threads, TextWriter.Null));
+        }
+        catch (UsageException) { return Task.CompletedTask; }
     }
 
     private static AnalyzeOptions BuildOptions(Args a, GraphOptions gopts, int threads, TextWriter stderr)
