@@ -259,6 +259,7 @@ public static partial class Cli
 
     private static Task StartWarmup(Args a, int threads)
     {
+        if (threads <= 1) return Task.CompletedTask; // one thread asked for: no second core to warm up on
         try
         {
             var view = a.Get("--conv-view") switch { "in" => MatrixView.In, "tap" => MatrixView.Tap, _ => MatrixView.Out };
