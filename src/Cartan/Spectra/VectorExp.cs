@@ -130,7 +130,7 @@ internal static class VectorExp
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Run256(ReadOnlySpan<double> x, Span<double> y, int n, double scale, double offset)
+    internal static void Run256(ReadOnlySpan<double> x, Span<double> y, int n, double scale, double offset)
     {
         var a = Vector256.Create(scale);
         var b = Vector256.Create(offset);

@@ -71,4 +71,21 @@ public class VectorExpTests
             Assert.Equal(got, inPlace);
         }
     }
+
+    [Fact]
+    public void The_256_bit_kernel_gives_the_same_bits_as_the_one_this_machine_dispatches_to()
+    {
+        // AVX2-only machines take Run256; its lanes do the same operations, so its values must be identical.
+        if (!System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) return;
+        var rng = new Random(12);
+        foreach (int n in new[] { 1, 3, 4, 7, 8, 9, 100, 1001 })
+        {
+            var x = Enumerable.Range(0, n).Select(i => i % 13 == 4 ? -745.0 - rng.NextDouble() : (rng.NextDouble() - 0.5) * 1400).ToArray();
+            var viaDispatch = new double[n];
+            VectorExp.ExpAffine(x, 0.75, -1.5, viaDispatch);
+            var via256 = new double[n];
+            VectorExp.Run256(x, via256, n, 0.75, -1.5);
+            for (int i = 0; i < n; i++) Assert.Equal(BitConverter.DoubleToInt64Bits(viaDispatch[i]), BitConverter.DoubleToInt64Bits(via256[i]));
+        }
+    }
 }
