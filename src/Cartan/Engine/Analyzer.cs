@@ -301,7 +301,7 @@ public static class Analyzer
     private static double[] LayerSpectrum(LayerSpec spec, double[] a, out int rows, out int cols)
     {
         rows = spec.Rows; cols = spec.Cols;
-        if (spec.View != MatrixView.Tap || !spec.IsConv) return Linalg.Lapack.SingularValues(a, spec.Rows, spec.Cols);
+        if (!PoolsTaps(spec)) return Linalg.Lapack.SingularValues(a, spec.Rows, spec.Cols);
         int block = spec.Rows * spec.Cols, taps = a.Length / block;
         var pooled = new List<double>(taps * Math.Min(spec.Rows, spec.Cols));
         for (int t = 0; t < taps; t++) pooled.AddRange(Linalg.Lapack.SingularValues(a.AsSpan(t * block, block), spec.Rows, spec.Cols));
@@ -309,11 +309,14 @@ public static class Analyzer
         return [.. pooled];
     }
 
+    /// <summary>Whether a layer's spectrum pools the spectra of its taps (a convolution in the per-tap view).</summary>
+    private static bool PoolsTaps(LayerSpec l) => l.View == MatrixView.Tap && l.IsConv;
+
     /// <summary>How many Rows×Cols matrices a layer's spectrum is formed from: the taps of a convolution in the per-tap view, else 1.</summary>
-    private static int PooledTaps(LayerSpec l) => l.View == MatrixView.Tap && l.IsConv ? l.Taps : 1;
+    private static int PooledTaps(LayerSpec l) => PoolsTaps(l) ? l.Taps : 1;
 
     /// <summary>Whether a layer's spectrum is formed band by band from the file (tap views pool per-tap spectra: whole).</summary>
-    private static bool Streams(LayerSpec l, AnalyzeOptions o) => l.Blocks is not null && !o.NoStreaming && !(l.View == MatrixView.Tap && l.IsConv);
+    private static bool Streams(LayerSpec l, AnalyzeOptions o) => l.Blocks is not null && !o.NoStreaming && !PoolsTaps(l);
 
     private static bool AllFinite(ReadOnlySpan<double> x)
     {
@@ -328,7 +331,7 @@ public static class Analyzer
             Name = spec.Name, Role = spec.Role, Shape = spec.Shape, DType = spec.DType, Matrix = [spec.Rows, spec.Cols],
             View = spec.View.ToString().ToLowerInvariant(), Status = "ok", Block = spec.Block,
         };
-        bool tap = spec.View == MatrixView.Tap && spec.IsConv;
+        bool tap = PoolsTaps(spec);
         double fro2 = 0;
         double[] sigma;
         if (Streams(spec, o))
