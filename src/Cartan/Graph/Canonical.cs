@@ -77,30 +77,11 @@ public static class Canonical
         {
             case MatrixView.Out:
                 return oit; // O × (I·T)
-            case MatrixView.In:
-            {
-                // (O·T) × I: row (o, t), column i. The source is read in order (T write streams, each sequential):
-                // reading it with stride T instead was 10× slower on a 512×512×3×3 kernel.
-                var m = new double[oit.Length];
-                for (int o = 0; o < O; o++)
-                    for (int i = 0; i < I; i++)
-                    {
-                        long src = ((long)o * I + i) * T, dst = (long)o * T * I + i;
-                        for (int t = 0; t < T; t++) m[dst + (long)t * I] = oit[src + t];
-                    }
-                return m;
-            }
             default:
             {
-                // T stacked O×I matrices, the source read in order (as above).
+                // In: (O·T) × I, row (o, t), column i. Tap: T stacked O×I matrices.
                 var m = new double[oit.Length];
-                long plane = (long)O * I;
-                for (int o = 0; o < O; o++)
-                    for (int i = 0; i < I; i++)
-                    {
-                        long src = ((long)o * I + i) * T, dst = (long)o * I + i;
-                        for (int t = 0; t < T; t++) m[dst + t * plane] = oit[src + t];
-                    }
+                ScatterOutRows(oit, 0, O, I, T, view, m);
                 return m;
             }
         }
@@ -123,29 +104,41 @@ public static class Canonical
             for (int o0 = 0; o0 < O; o0 += bandRows)
             {
                 int rc = Math.Min(bandRows, O - o0);
-                outRows(o0, rc, 0, checked((int)rowLen), band.AsSpan(0, checked((int)(rc * rowLen))));
-                for (int r = 0; r < rc; r++)
-                {
-                    int o = o0 + r;
-                    for (int i = 0; i < I; i++)
-                    {
-                        long src = r * rowLen + (long)i * T;
-                        if (view == MatrixView.In)
-                        {
-                            long dst = (long)o * T * I + i;
-                            for (int t = 0; t < T; t++) m[dst + (long)t * I] = band[src + t];
-                        }
-                        else
-                        {
-                            long dst = (long)o * I + i;
-                            for (int t = 0; t < T; t++) m[dst + t * plane] = band[src + t];
-                        }
-                    }
-                }
+                var rows = band.AsSpan(0, checked((int)(rc * rowLen)));
+                outRows(o0, rc, 0, checked((int)rowLen), rows);
+                ScatterOutRows(rows, o0, rc, I, T, view, m);
             }
         }
         finally { Linalg.Scratch.Shared.Return(band); }
         return m;
+    }
+
+    /// <summary>
+    /// Scatters out-view rows o0 … o0+rc−1 (rc × I·T, row-major) into the In ((O·T) × I) or Tap (T stacked O×I) matrix m.
+    /// The source is read in order (T write streams, each sequential): reading it with stride T instead was 10× slower
+    /// on a 512×512×3×3 kernel.
+    /// </summary>
+    private static void ScatterOutRows(ReadOnlySpan<double> rows, int o0, int rc, int I, int T, MatrixView view, double[] m)
+    {
+        long rowLen = (long)I * T, plane = (long)(m.Length / T);
+        for (int r = 0; r < rc; r++)
+        {
+            int o = o0 + r;
+            for (int i = 0; i < I; i++)
+            {
+                int src = (int)(r * rowLen + (long)i * T);
+                if (view == MatrixView.In)
+                {
+                    long dst = (long)o * T * I + i;
+                    for (int t = 0; t < T; t++) m[dst + (long)t * I] = rows[src + t];
+                }
+                else
+                {
+                    long dst = (long)o * I + i;
+                    for (int t = 0; t < T; t++) m[dst + t * plane] = rows[src + t];
+                }
+            }
+        }
     }
 
     private static double[] PermuteTIOtoOIT(double[] d, int T, int I, int O)
