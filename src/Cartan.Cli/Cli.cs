@@ -154,19 +154,21 @@ public static partial class Cli
 
     private static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
 
+    private static MatrixView ConvView(Args a) => a.Get("--conv-view") switch
+    {
+        null or "out" => MatrixView.Out,
+        "in" => MatrixView.In,
+        "tap" => MatrixView.Tap,
+        var v => throw new UsageException($"--conv-view takes out, in or tap, got '{v}'"),
+    };
+
     private static (WeightModel Model, ModelGraph Graph, GraphOptions Options) Load(Args a)
     {
         if (a.Positionals.Count > 1) throw new UsageException($"expected one MODEL, got {a.Positionals.Count}: {string.Join(" ", a.Positionals)}");
         var pairs = a.All("--pair").Select(p => (p[0], p[1])).ToList();
         var pairsMode = a.Get("--pairs");
         if (pairsMode is not null and not "none" and not "auto") throw new UsageException("--pairs takes 'none' or 'auto'");
-        var view = a.Get("--conv-view") switch
-        {
-            null or "out" => MatrixView.Out,
-            "in" => MatrixView.In,
-            "tap" => MatrixView.Tap,
-            var v => throw new UsageException($"--conv-view takes out, in or tap, got '{v}'"),
-        };
+        var view = ConvView(a);
         var options = new GraphOptions
         {
             IncludeEmbeddings = a.Has("--include-embeddings"),
@@ -262,8 +264,7 @@ public static partial class Cli
         if (threads <= 1) return Task.CompletedTask; // one thread asked for: no second core to warm up on
         try
         {
-            var view = a.Get("--conv-view") switch { "in" => MatrixView.In, "tap" => MatrixView.Tap, _ => MatrixView.Out };
-            return Warmup.Start(BuildOptions(a, new GraphOptions { ConvView = view }, threads, TextWriter.Null));
+            return Warmup.Start(BuildOptions(a, new GraphOptions { ConvView = ConvView(a) }, threads, TextWriter.Null));
         }
         catch (UsageException) { return Task.CompletedTask; }
     }
