@@ -151,6 +151,13 @@ internal sealed class LinalgEngine(LinalgBackend backend)
             Backend.EigenValues(g, p, w);
         }
         finally { Scratch.Shared.Return(g); }
+        return SingularFromGramEigenvalues(w);
+    }
+
+    /// <summary>σ from the ascending eigenvalues of a Gram matrix: descending, negatives (rounding) clamped to 0.</summary>
+    private static double[] SingularFromGramEigenvalues(double[] w)
+    {
+        int p = w.Length;
         var s = new double[p];
         for (int i = 0; i < p; i++) s[i] = Math.Sqrt(Math.Max(w[p - 1 - i], 0));
         return s;
@@ -195,9 +202,7 @@ internal sealed class LinalgEngine(LinalgBackend backend)
             Scratch.Shared.Return(band);
             Scratch.Shared.Return(g);
         }
-        var s = new double[p];
-        for (int i = 0; i < p; i++) s[i] = Math.Sqrt(Math.Max(w[p - 1 - i], 0));
-        return s;
+        return SingularFromGramEigenvalues(w);
     }
 
     public SvdResult TopSvd(ReadOnlySpan<double> a, int m, int n, int k)
