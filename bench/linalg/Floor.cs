@@ -42,18 +42,7 @@ static unsafe class Floor
         int pMax = problems.Max(q => Math.Min(q.M, q.N));
 
         Lapack.Threads = 1;
-        var lib = NativeLibrary.Load("libopenblas.so.0"); // the instance Cartan loaded (same core type)
-        var syrk = (delegate* unmanaged<byte*, byte*, int*, int*, double*, double*, int*, double*, double*, int*, nuint, nuint, void>)NativeLibrary.GetExport(lib, "dsyrk_");
-        var syevd = (delegate* unmanaged<byte*, byte*, int*, double*, int*, double*, double*, int*, int*, int*, int*, nuint, nuint, void>)NativeLibrary.GetExport(lib, "dsyevd_");
-        // Optimal workspace of the largest problem (blocked dsytrd needs it; the minimum 2n+1 forces the unblocked one).
-        int lwork, liwork;
-        {
-            byte jobz = (byte)'N', u = (byte)'L';
-            int n = pMax, lw = -1, liw = -1, info = 0, iq = 0;
-            double wq = 0, dummy = 0, w0 = 0;
-            syevd(&jobz, &u, &n, &dummy, &n, &w0, &wq, &lw, &iq, &liw, &info, 1, 1);
-            lwork = (int)wq; liwork = Math.Max(1, iq);
-        }
+        var (lwork, liwork) = RawLapack.Workspace(pMax);
         var buffers = Enumerable.Range(0, threads).Select(_ =>
         {
             var g = new double[(long)pMax * pMax]; var w = new double[pMax]; var work = new double[lwork]; var iwork = new int[liwork];
@@ -61,18 +50,8 @@ static unsafe class Floor
             return (g, w, work, iwork);
         }).ToArray();
 
-        void Solve((double[] A, int M, int N) q, (double[] g, double[] w, double[] work, int[] iwork) b)
-        {
-            int m = q.M, n = q.N, p = Math.Min(m, n), k = Math.Max(m, n), lda = n, lw = lwork, liw = liwork, info = 0;
-            byte u = (byte)'L', t = m <= n ? (byte)'T' : (byte)'N', jobz = (byte)'N'; // the lower triangle, the faster dsytrd here
-            double one = 1, zero = 0;
-            fixed (double* pa = q.A) fixed (double* pg = b.g) fixed (double* pw = b.w) fixed (double* pwork = b.work) fixed (int* pi = b.iwork)
-            {
-                syrk(&u, &t, &p, &k, &one, pa, &lda, &zero, pg, &p, 1, 1);
-                syevd(&jobz, &u, &p, pg, &p, pw, pwork, &lw, pi, &liw, &info, 1, 1);
-            }
-            if (info != 0) throw new InvalidOperationException($"dsyevd info {info}");
-        }
+        void Solve((double[] A, int M, int N) q, (double[] g, double[] w, double[] work, int[] iwork) b) =>
+            RawLapack.GramEigenvalues(q.A, q.M, q.N, b.g, b.w, b.work, b.iwork);
 
         double Once()
         {
@@ -93,4 +72,44 @@ static unsafe class Floor
     }
 
     private static double Work((double[] A, int M, int N) q) => (double)q.M * q.N * Math.Min(q.M, q.N);
+}
+
+/// <summary>
+/// dsyrk_ + dsyevd_ (eigenvalues only) called straight on the OpenBLAS instance Cartan loaded (same core type), with our
+/// own P/Invoke: the reference both benches time Cartan against and the floor of a model's spectra.
+/// </summary>
+static unsafe class RawLapack
+{
+    private static readonly IntPtr Lib = NativeLibrary.Load("libopenblas.so.0");
+    private static readonly delegate* unmanaged<byte*, byte*, int*, int*, double*, double*, int*, double*, double*, int*, nuint, nuint, void> Syrk =
+        (delegate* unmanaged<byte*, byte*, int*, int*, double*, double*, int*, double*, double*, int*, nuint, nuint, void>)NativeLibrary.GetExport(Lib, "dsyrk_");
+    private static readonly delegate* unmanaged<byte*, byte*, int*, double*, int*, double*, double*, int*, int*, int*, int*, nuint, nuint, void> Syevd =
+        (delegate* unmanaged<byte*, byte*, int*, double*, int*, double*, double*, int*, int*, int*, int*, nuint, nuint, void>)NativeLibrary.GetExport(Lib, "dsyevd_");
+
+    /// <summary>dsyevd's optimal workspace for order n (the minimum, 2n + 1, makes dsytrd fall back to its unblocked version).</summary>
+    public static (int Work, int IWork) Workspace(int n)
+    {
+        byte jobz = (byte)'N', u = (byte)'L';
+        int lw = -1, liw = -1, info = 0, iq = 0;
+        double wq = 0, dummy = 0, w0 = 0;
+        Syevd(&jobz, &u, &n, &dummy, &n, &w0, &wq, &lw, &iq, &liw, &info, 1, 1);
+        return ((int)wq, Math.Max(1, iq));
+    }
+
+    /// <summary>
+    /// Eigenvalues of the short side's Gram of the row-major m×n matrix a into w (g: p×p scratch; work and iwork at least
+    /// <see cref="Workspace"/> of p). Lower triangle: the faster dsytrd here.
+    /// </summary>
+    public static void GramEigenvalues(double[] a, int m, int n, double[] g, double[] w, double[] work, int[] iwork)
+    {
+        int p = Math.Min(m, n), k = Math.Max(m, n), lda = n, lw = work.Length, liw = iwork.Length, info = 0;
+        byte u = (byte)'L', t = m <= n ? (byte)'T' : (byte)'N', jobz = (byte)'N';
+        double one = 1, zero = 0;
+        fixed (double* pa = a) fixed (double* pg = g) fixed (double* pw = w) fixed (double* pwork = work) fixed (int* pi = iwork)
+        {
+            Syrk(&u, &t, &p, &k, &one, pa, &lda, &zero, pg, &p, 1, 1);
+            Syevd(&jobz, &u, &p, pg, &p, pw, pwork, &lw, pi, &liw, &info, 1, 1);
+        }
+        if (info != 0) throw new InvalidOperationException($"dsyevd info {info}");
+    }
 }

@@ -78,26 +78,10 @@ static double Numpy(int m, int n, string? core)
     return double.Parse(o.Trim(), System.Globalization.CultureInfo.InvariantCulture);
 }
 
-// The same computation as SingularValues' native path, calling the library directly (our own P/Invoke).
-static unsafe void RawGramEig(double[] a, int m, int n)
+// The same computation as SingularValues' native path, calling the library directly (RawLapack in Floor.cs).
+static void RawGramEig(double[] a, int m, int n)
 {
-    var lib = NativeLibrary.Load("libopenblas.so.0"); // already loaded by Cartan: the same instance and core
-    var syrk = (delegate* unmanaged<byte*, byte*, int*, int*, double*, double*, int*, double*, double*, int*, nuint, nuint, void>)NativeLibrary.GetExport(lib, "dsyrk_");
-    var syevd = (delegate* unmanaged<byte*, byte*, int*, double*, int*, double*, double*, int*, int*, int*, int*, nuint, nuint, void>)NativeLibrary.GetExport(lib, "dsyevd_");
-    bool rows = m <= n; int p = Math.Min(m, n), k = Math.Max(m, n), lda = n;
-    byte u = (byte)'L', t = rows ? (byte)'T' : (byte)'N', jobz = (byte)'N'; // the lower triangle: the faster dsytrd here
-    double one = 1, zero = 0;
-    var g = new double[p * p]; var w = new double[p];
-    // Optimal workspace (a query first): the minimum, 2p + 1, makes dsytrd fall back to its unblocked level-2 version.
-    int lwork = -1, liwork = -1, info = 0, iq = 0;
-    double wq = 0;
-    fixed (double* pg = g) fixed (double* pw = w) syevd(&jobz, &u, &p, pg, &p, pw, &wq, &lwork, &iq, &liwork, &info, 1, 1);
-    lwork = (int)wq; liwork = Math.Max(1, iq);
-    var work = new double[lwork]; var iwork = new int[liwork];
-    fixed (double* pa = a) fixed (double* pg = g) fixed (double* pw = w) fixed (double* pwork = work) fixed (int* pi = iwork)
-    {
-        syrk(&u, &t, &p, &k, &one, pa, &lda, &zero, pg, &p, 1, 1);
-        syevd(&jobz, &u, &p, pg, &p, pw, pwork, &lwork, pi, &liwork, &info, 1, 1);
-    }
-    if (info != 0) throw new InvalidOperationException($"dsyevd info {info}");
+    int p = Math.Min(m, n);
+    var (lwork, liwork) = RawLapack.Workspace(p);
+    RawLapack.GramEigenvalues(a, m, n, new double[p * p], new double[p], new double[lwork], new int[liwork]);
 }
